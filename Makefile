@@ -1,0 +1,43 @@
+# memcollab — set-up, tests and the demo, from nothing. See README.md.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+MC     := $(BIN)/memcollab
+
+.PHONY: install models data test test-fast demo lint bench clean
+
+install: $(VENV)/.installed
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --upgrade pip >/dev/null
+	# llama-cpp-python compiles llama.cpp (about 10 min on 2 cores); pip caches the wheel.
+	# For GPU offload: CMAKE_ARGS="-DGGML_CUDA=on" make install (or -DGGML_METAL=on).
+	$(BIN)/pip install -e '.[dev,server,plot]'
+	touch $@
+
+models: install
+	$(MC) models pull smollm2-135m
+	$(MC) models pull qwen2.5-coder-0.5b
+
+data: install
+	$(MC) data pull
+
+test: install models data
+	$(BIN)/pytest -q
+
+test-fast: install
+	$(BIN)/pytest -q -m "not model"
+
+lint: install
+	$(BIN)/ruff check memcollab_cli tests bench
+
+demo: install models data
+	bash scripts/demo.sh
+
+bench: install models
+	$(BIN)/python bench/throughput.py
+	$(BIN)/python bench/prefix.py
+	$(BIN)/python bench/bank.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info demo-out

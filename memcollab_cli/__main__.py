@@ -1,0 +1,3 @@
+from memcollab_cli.cli.main import run
+
+run()

@@ -1,0 +1,94 @@
+"""Shared CLI pieces: consoles, option types, error translation, model loading, selection."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from memcollab_cli.errors import MemcollabError
+
+
+def out_console() -> Console:
+    """Data (tables, JSON) goes to stdout."""
+    return Console(width=_width(), highlight=False)
+
+
+def err_console() -> Console:
+    """Progress, warnings and errors go to stderr."""
+    return Console(stderr=True, width=_width(), highlight=False)
+
+
+def _width() -> int | None:
+    width = os.environ.get("TERMINAL_WIDTH") or os.environ.get("COLUMNS")
+    return int(width) if width and width.isdigit() else None
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn a MemcollabError into one `Error: …` line on stderr and exit status 1."""
+    try:
+        yield
+    except MemcollabError as e:
+        err_console().print(f"Error: {e}", markup=False, highlight=False)
+        raise typer.Exit(code=1) from None
+    except KeyboardInterrupt:
+        err_console().print("Interrupted: finished records are saved; rerun the same command to resume.",
+                            markup=False)
+        raise typer.Exit(code=130) from None
+
+
+def print_json(data: object) -> None:
+    typer.echo(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False))
+
+
+# -- option types --------------------------------------------------------------------------------
+
+ModelSpec = Annotated[str, typer.Option(
+    "--model", "-m", help="GGUF path, catalog name (see `memcollab models list`) or server URL "
+    "(http://host:port#model).", show_default=False)]
+NCtx = Annotated[int, typer.Option("--n-ctx", help="Context window in tokens.", min=256)]
+GpuLayers = Annotated[int | None, typer.Option(
+    "--gpu-layers", help="Layers to offload to the GPU [default: all when the build supports "
+    "CUDA/Metal, else 0].", show_default=False)]
+ChatFormat = Annotated[str | None, typer.Option(
+    "--chat-format", help="llama.cpp chat format for a GGUF without a template (e.g. chatml, llama-2).")]
+Threads = Annotated[int | None, typer.Option("--threads", help="CPU threads [default: all cores].",
+                                             show_default=False)]
+Benchmark = Annotated[str, typer.Option(
+    "--benchmark", "-b", help="gsm8k, math500, humaneval, mbpp, mbpp-sanitized, or a tasks .jsonl path.")]
+Split = Annotated[str | None, typer.Option("--split", help="Dataset split [default: test].",
+                                          show_default=False)]
+Limit = Annotated[int | None, typer.Option("--limit", "-n", help="Take the first N selected tasks.", min=1)]
+Ids = Annotated[list[str] | None, typer.Option("--id", help="Only this task id (repeatable).")]
+Shard = Annotated[str | None, typer.Option(
+    "--shard", help="i/n: take every n-th task starting at i (0-based) to split a run across machines.")]
+MbppDir = Annotated[Path | None, typer.Option(
+    "--mbpp-dir", envvar="MEMCOLLAB_MBPP", help="Directory holding mbpp.jsonl and sanitized-mbpp.json.")]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")]
+Parallel = Annotated[int, typer.Option("--parallel", "-p", min=1,
+                                       help="Tasks in flight at once, decoded as one batch.")]
+
+
+def load_tasks_from_options(benchmark: str, split: str | None, limit: int | None,
+                            ids: list[str] | None, shard: str | None, mbpp_dir: Path | None):
+    from memcollab_cli.tasks import load_tasks
+
+    return load_tasks(benchmark, split=split, limit=limit, ids=ids or None, shard=shard,
+                      mbpp_dir=mbpp_dir)
+
+
+def open_model(spec: str, n_ctx: int, gpu_layers: int | None, chat_format: str | None,
+               threads: int | None, parallel: int = 1):
+    from memcollab_cli.runtime import load_model
+
+    kwargs = dict(n_ctx=n_ctx, gpu_layers=gpu_layers, chat_format=chat_format, n_threads=threads)
+    if parallel > 1:
+        kwargs["parallel"] = parallel
+    return load_model(spec, **kwargs)

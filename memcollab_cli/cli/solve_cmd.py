@@ -1,0 +1,86 @@
+"""`memcollab solve`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from memcollab_cli.cli import common
+from memcollab_cli.cli.progress import solve_stats, stage_progress
+
+
+def solve(
+    model: common.ModelSpec,
+    benchmark: common.Benchmark,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Trajectory file to append to (resumes).",
+                                      dir_okay=False)],
+    split: common.Split = None,
+    limit: common.Limit = None,
+    ids: common.Ids = None,
+    shard: common.Shard = None,
+    bank: Annotated[Path | None, typer.Option("--bank", help="Memory bank to retrieve from.",
+                                              exists=True, dir_okay=False)] = None,
+    top_p: Annotated[int, typer.Option("--top-p", help="Constraints retrieved per task.", min=0)] = 3,
+    model_filter: Annotated[bool, typer.Option(
+        "--model-filter", help="Keep only memories whose model pair includes this model.")] = False,
+    placebo: Annotated[bool, typer.Option(
+        "--placebo", help="Inject as many entries drawn at random from the bank (a control).")] = False,
+    max_turns: Annotated[int, typer.Option("--max-turns", min=1, help="Model calls per task.")] = 3,
+    max_tokens: Annotated[int, typer.Option("--max-tokens", min=16, help="Tokens per model call.")] = 512,
+    temperature: Annotated[float, typer.Option("--temperature", min=0.0)] = 0.0,
+    seed: Annotated[int, typer.Option("--seed")] = 42,
+    parallel: common.Parallel = 1,
+    n_ctx: common.NCtx = 4096,
+    gpu_layers: common.GpuLayers = None,
+    chat_format: common.ChatFormat = None,
+    threads: common.Threads = None,
+    mbpp_dir: common.MbppDir = None,
+    json_: common.JsonFlag = False,
+) -> None:
+    """Solve benchmark tasks with one model and write one trajectory per task.
+
+    Every record holds the messages sent, the raw replies, the extracted answer, the hidden
+    verifier's verdict, the parameters and token counts. A rerun skips finished tasks.
+
+    Examples:
+
+      memcollab solve -m qwen2.5-coder-0.5b -b gsm8k -n 50 -o runs/qwen05.jsonl
+
+      memcollab solve -m smollm2-135m -b humaneval --bank banks/collab-cross.jsonl -o runs/s.jsonl
+    """
+    from memcollab_cli.agent import SolveParams
+    from memcollab_cli.pipeline.solve import solve as run_solve
+
+    with common.user_errors():
+        tasks = common.load_tasks_from_options(benchmark, split, limit, ids, shard, mbpp_dir)
+        params = SolveParams(temperature=temperature, seed=seed, max_tokens=max_tokens,
+                             max_turns=max_turns, parallel=parallel)
+        engine = common.open_model(model, n_ctx, gpu_layers, chat_format, threads, parallel)
+        try:
+            with stage_progress(f"{engine.name} · {benchmark}", len(tasks)) as advance:
+                summary = run_solve(engine, tasks, out, params=params, bank=bank, top_p=top_p,
+                                    model_filter=model_filter, placebo=placebo,
+                                    on_record=lambda t, s: advance(solve_stats(s)),
+                                    on_start=lambda s: advance(solve_stats(s), n=s.skipped))
+        finally:
+            engine.close()
+    render_summary(summary.to_dict(), json_)
+
+
+def render_summary(s: dict, as_json: bool) -> None:
+    if as_json:
+        common.print_json(s)
+        return
+    table = Table(title=f"{s['model']} · {s['benchmark']} · memory: {s['condition']}")
+    for col in ("tasks", "accuracy", "mean turns", "prompt tok", "cached", "completion tok",
+                "tok/s", "wall s"):
+        table.add_column(col, justify="right")
+    table.add_row(f"{s['graded']}", f"{s['correct']}/{s['graded']} = {100 * s['accuracy']:.1f}%",
+                  f"{s['mean_turns']:.2f}", f"{s['prompt_tokens']}", f"{s['cached_tokens']}",
+                  f"{s['completion_tokens']}", f"{s['tokens_per_second']:.1f}", f"{s['wall_seconds']:.1f}")
+    common.out_console().print(table)
+    if s["skipped"]:
+        common.err_console().print(f"{s['skipped']} task(s) were already in the file and were skipped.")

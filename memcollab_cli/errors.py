@@ -1,0 +1,20 @@
+"""Errors meant for the user: the CLI prints their message as one line and exits 1.
+
+Anything that is not a `MemcollabError` is a bug and keeps its traceback.
+"""
+
+
+class MemcollabError(Exception):
+    """An error whose message says what is wrong and how to fix it."""
+
+
+class ModelError(MemcollabError):
+    """A model file or server that cannot be used."""
+
+
+class DataError(MemcollabError):
+    """A data file (tasks, trajectories, banks) that cannot be read."""
+
+
+class PromptError(MemcollabError):
+    """A prompt template that is missing or cannot be rendered."""

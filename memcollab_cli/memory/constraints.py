@@ -1,0 +1,219 @@
+"""Raw constraints: what `contrast` writes, one line per constraint, before classification and merging.
+
+Also the guard rails around the summarizer's output: `constraint_schema(k)` is the JSON schema the
+output is constrained to (llama.cpp turns it into a grammar), `clean_constraint` tidies the three
+fields, and `validate_constraint` rejects constraints that are not abstract — too long, code, the
+task's own numbers, or its answer — with a reason that `contrast` records.
+
+Left out: calling the summarizer (the pipeline does that) and classification (taxonomy.py).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from memcollab_cli.errors import DataError
+from memcollab_cli.jsonl import dumps, sha256_text, stream_jsonl
+from memcollab_cli.memory.bank import MemoryEntry, entry_id
+
+FORMAT = "memcollab.constraint/1"
+FIELDS = ("when", "enforce", "avoid")
+KEYS = ("avoid", "benchmark", "enforce", "format", "id", "neg", "pos", "prompt", "summarizer",
+        "task_id", "when")
+
+# 40 words per field: the paper's example ("When dealing with joint probability, enforce explicit
+# case enumeration; avoid assuming independence") uses under ten; anything past 40 is a worked
+# solution rather than a constraint. The schema's character limit is the same budget (~8 chars
+# per word) so the grammar stops a runaway field before validation has to.
+MAX_WORDS = 40
+MIN_CHARS = 3
+MAX_CHARS = 320
+
+# Signs of code: inline code, definitions, comparisons and returns. Plain prose never has these.
+CODE_MARKERS = ("`", "def ", "==", "return ", "lambda ", "import ", "print(", "();")
+
+# A number: digits with optional thousands separators and decimals ("1,000", "3.5").
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_LEADING = {"when": re.compile(r"^\s*when\b[\s,:]*", re.I),
+            "enforce": re.compile(r"^\s*enforce\b[\s,:]*", re.I),
+            "avoid": re.compile(r"^\s*avoid\b[\s,:]*", re.I)}
+
+
+# ---------------------------------------------------------------------------------------------
+# the record
+
+
+@dataclass
+class Constraint:
+    """One constraint distilled from one (pos, neg) pair.
+
+    `pos`/`neg` are {model, record}: the model name and the trajectory record id. `neg` is
+    {"model": "", "record": ""} for constraints summarized from a success alone (the self-memory
+    baseline). `id` is unique per line: it hashes the pair and the text, so the same sentence from
+    two pairs gives two lines (merging happens later, in `distill`).
+    """
+
+    task_id: str
+    benchmark: str
+    when: str
+    enforce: str
+    avoid: str
+    pos: dict
+    neg: dict = field(default_factory=lambda: {"model": "", "record": ""})
+    summarizer: str = ""
+    prompt: str = ""
+    format: str = FORMAT
+    id: str = ""
+
+    def __post_init__(self):
+        if not self.id:
+            key = dumps({"benchmark": self.benchmark, "task_id": self.task_id,
+                         "pos": self.pos["record"], "neg": self.neg["record"],
+                         "text": entry_id(self.when, self.enforce, self.avoid)})
+            self.id = sha256_text(key)[:16]
+
+    def text(self) -> str:
+        return f"When {self.when}, enforce {self.enforce}; avoid {self.avoid}."
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Constraint":
+        return cls(**{k: d[k] for k in KEYS})
+
+    def to_entry(self, category: str, subcategory: str) -> MemoryEntry:
+        """The bank entry this constraint becomes once its task is classified (support 1)."""
+        return MemoryEntry.create(
+            category, subcategory, self.when, self.enforce, self.avoid,
+            models={"preferred": [self.pos["model"]],
+                    "unpreferred": [self.neg["model"]] if self.neg["model"] else []},
+            sources=[{"task_id": self.task_id, "benchmark": self.benchmark,
+                      "pos": self.pos["record"], "neg": self.neg["record"]}],
+            support=1, summarizer=self.summarizer, prompt=self.prompt)
+
+
+def read_constraints(path: str | Path) -> list[Constraint]:
+    """Every constraint in a `contrast` output file; unknown or missing keys raise with file:line."""
+    out = []
+    for lineno, d in stream_jsonl(path):
+        unknown = sorted(set(d) - set(KEYS))
+        if unknown:
+            raise DataError(f"{path}:{lineno}: unknown key {unknown[0]!r} "
+                            f"(expected one of {', '.join(KEYS)})")
+        missing = [k for k in KEYS if k not in d]
+        if missing:
+            raise DataError(f"{path}:{lineno}: missing key {missing[0]!r}")
+        for side in ("pos", "neg"):
+            if not isinstance(d[side], dict) or set(d[side]) != {"model", "record"}:
+                raise DataError(f"{path}:{lineno}: {side!r} must be an object with exactly "
+                                "the keys 'model' and 'record'")
+        out.append(Constraint.from_dict(d))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# the summarizer's output
+
+
+def constraint_schema(k: int = 3) -> dict:
+    """JSON schema for `{"constraints": [{"when", "enforce", "avoid"}]}` with 1..k items.
+
+    Uses only what llama.cpp's json-schema-to-grammar supports (enum-free strings with
+    minLength/maxLength, arrays with minItems/maxItems, additionalProperties false). At least one
+    item: a verified-right and a verified-wrong attempt always differ somewhere.
+    """
+    text = {"type": "string", "minLength": MIN_CHARS, "maxLength": MAX_CHARS}
+    item = {"type": "object", "properties": {f: dict(text) for f in FIELDS},
+             "required": list(FIELDS), "additionalProperties": False}
+    return {"type": "object",
+            "properties": {"constraints": {"type": "array", "items": item,
+                                           "minItems": 1, "maxItems": k}},
+            "required": ["constraints"], "additionalProperties": False}
+
+
+CONSTRAINT_SCHEMA = constraint_schema(3)
+
+
+def clean_constraint(when: str, enforce: str, avoid: str) -> tuple[str, str, str]:
+    """Strip what `text()` adds itself: a leading "When"/"enforce"/"avoid" and end punctuation.
+
+    Models often echo the template ("when": "When adding fractions"), which would otherwise read
+    "When When adding fractions, …".
+    """
+    out = []
+    for name, value in zip(FIELDS, (when, enforce, avoid)):
+        value = " ".join(value.split())
+        value = _LEADING[name].sub("", value)
+        out.append(value.strip(" ,;:.!"))
+    return out[0], out[1], out[2]
+
+
+def _numbers(text: str) -> set[str]:
+    """Numbers in `text`, thousands separators dropped ("1,000" -> "1000")."""
+    found = set()
+    for m in _NUMBER.findall(text):
+        # "1,000" is one number but "1,2" is a list; only drop commas before exactly 3 digits.
+        found.add(re.sub(r",(?=\d{3}(?!\d))", "", m))
+    return found
+
+
+def _is_trivial(number: str) -> bool:
+    # Single digits are everyday words of reasoning ("split into 2 cases", "divide by 3"):
+    # forbidding them would reject most good constraints. Everything longer is a fingerprint.
+    return len(number) == 1
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"\s+", "", text.lower())
+
+
+def _answer_forms(answer: str) -> str:
+    """The gold answer without LaTeX wrappers that never appear in prose ($, \\boxed{})."""
+    answer = answer.strip().strip("$")
+    m = re.fullmatch(r"\\boxed\{(.*)\}", answer, flags=re.S)
+    return _squash(m.group(1) if m else answer)
+
+
+def validate_constraint(when: str, enforce: str, avoid: str, task_text: str,
+                        answer: str = "") -> str | None:
+    """Why a constraint must be rejected, or None when it is acceptable.
+
+    Checked in this order (the first failing rule is reported):
+    - "empty 'when'": a field with no text;
+    - "'enforce' too long (52 words > 40)";
+    - "contains code ('==')": backticks, `def `, `==`, `return `, …;
+    - "contains the answer": a numeric answer (2+ digits) appears as a number, or a non-numeric
+      answer of 3+ characters appears verbatim (case and spaces ignored);
+    - "quotes the task's numbers (48, 120)": a number of two or more characters that occurs in
+      the task text or the answer. Single digits are allowed (see `_is_trivial`), and so are
+      numbers the task does not contain ("360 degrees"), which are general knowledge.
+    A single-digit answer is therefore never caught by the answer rule; that is the price of
+    allowing "two cases".
+    """
+    values = dict(zip(FIELDS, (when, enforce, avoid)))
+    for name in FIELDS:
+        if not values[name].strip():
+            return f"empty {name!r}"
+    for name in FIELDS:
+        words = len(values[name].split())
+        if words > MAX_WORDS:
+            return f"{name!r} too long ({words} words > {MAX_WORDS})"
+    joined = " ".join(values.values())
+    for marker in CODE_MARKERS:
+        if marker in joined:
+            return f"contains code ({marker.strip()!r})"
+    gold = _answer_forms(answer)
+    if _NUMBER.fullmatch(gold.lstrip("-")):
+        # A numeric answer is matched as a whole number, so "120" does not hit "1200".
+        if _numbers(gold) & _numbers(joined) and not _is_trivial(gold.lstrip("-")):
+            return "contains the answer"
+    elif len(gold) >= 3 and gold in _squash(joined):
+        return "contains the answer"
+    quoted = _numbers(joined) & (_numbers(task_text) | _numbers(answer))
+    quoted = sorted((n for n in quoted if not _is_trivial(n)), key=lambda n: (len(n), n))
+    if quoted:
+        return f"quotes the task's numbers ({', '.join(quoted)})"
+    return None

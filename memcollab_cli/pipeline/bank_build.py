@@ -1,0 +1,81 @@
+"""Turn raw constraints into a bank: classify each source task, tag, merge near-duplicates, write.
+
+The classifier is the summarizing model; it sees the problem text recorded in the contrast log
+beside the constraints file. Labels are cached in `categories.jsonl` beside it, so rebuilding the
+bank (say with another merge threshold) costs no model call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from memcollab_cli.jsonl import append_jsonl, read_jsonl
+from memcollab_cli.memory import (Constraint, MemoryEntry, load_taxonomy, merge_entries,
+                                  taxonomy_for_benchmark, write_bank)
+from memcollab_cli.pipeline.contrast import log_path
+from memcollab_cli.pipeline.recall import classify
+from memcollab_cli.runtime.base import Model
+from memcollab_cli.tasks import Task
+
+
+@dataclass
+class BuildSummary:
+    constraints: int = 0
+    classified: int = 0  # tasks labelled now (the rest came from the cache)
+    merged: int = 0  # entries folded into another
+    kept: int = 0
+    by_category: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def categories_path(constraints: Path) -> Path:
+    return Path(constraints).with_name("categories.jsonl")
+
+
+def label_tasks(constraints: list[Constraint], problems: dict, classifier: Model, cache: Path,
+                taxonomy: str | None, parallel: int = 1) -> tuple[dict, int]:
+    """(benchmark, task_id) -> (category, subcategory), classifying only what the cache lacks."""
+    labels = {(r["benchmark"], r["task_id"]): (r["category"], r["subcategory"])
+              for r in (read_jsonl(cache) if cache.exists() else [])}
+    todo: dict[str, list[Task]] = {}
+    for c in constraints:
+        key = (c.benchmark, c.task_id)
+        if key not in labels and key in problems:
+            todo.setdefault(c.benchmark, [])
+            if all(t.id != c.task_id for t in todo[c.benchmark]):
+                todo[c.benchmark].append(Task(id=c.task_id, benchmark=c.benchmark, domain="",
+                                              question=problems[key]))
+    fresh = 0
+    for benchmark, tasks in todo.items():
+        tax = load_taxonomy(taxonomy or taxonomy_for_benchmark(benchmark))
+        for task_id, (cat, sub) in classify(classifier, tasks, tax, parallel).items():
+            labels[(benchmark, task_id)] = (cat, sub)
+            append_jsonl(cache, {"benchmark": benchmark, "task_id": task_id, "category": cat,
+                                 "subcategory": sub, "classifier": classifier.name})
+            fresh += 1
+    return labels, fresh
+
+
+def build_bank(constraints_path: Path, classifier: Model, out: Path, *, taxonomy: str | None = None,
+               threshold: int = 90, parallel: int = 1) -> tuple[BuildSummary, list]:
+    """Write the bank `out` from `constraints_path`; returns the summary and the merge report."""
+    constraints_path = Path(constraints_path)
+    constraints = [Constraint.from_dict(r) for r in read_jsonl(constraints_path)] \
+        if constraints_path.exists() else []
+    log = log_path(constraints_path)
+    problems = {(r["benchmark"], r["task_id"]): r.get("problem", "")
+                for r in (read_jsonl(log) if log.exists() else [])}
+    labels, fresh = label_tasks(constraints, problems, classifier, categories_path(constraints_path),
+                                taxonomy, parallel)
+    entries = [MemoryEntry.from_constraint(c, *labels.get((c.benchmark, c.task_id), ("Other", "Other")))
+               for c in constraints]
+    merged, report = merge_entries(entries, threshold=threshold)
+    write_bank(out, merged)
+    summary = BuildSummary(constraints=len(constraints), classified=fresh,
+                           merged=len(entries) - len(merged), kept=len(merged))
+    for e in merged:
+        summary.by_category[e.category] = summary.by_category.get(e.category, 0) + 1
+    return summary, report

@@ -1,0 +1,105 @@
+"""`distill`: the whole chain from two models to a bank, every intermediate file kept.
+
+    tasks ──solve(strong), solve(weak)──► runs/*.jsonl ──contrast──► constraints.jsonl
+          ──classify · merge──► bank.jsonl
+
+Modes reproduce the paper's memories:
+- `collab` (default): strong and weak model; contrast right vs wrong across models (MemCollab);
+- `self`: one model's own correct trajectories summarized without contrast (the naive memory);
+- `self-contrast`: one model sampled twice at temperature > 0, right vs wrong contrasted.
+
+Intermediate files live in a work directory beside the bank (`NAME.work/` for `NAME.jsonl`), so
+each step can be inspected and rerun alone, and a rerun resumes every step where it stopped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from memcollab_cli.agent import SolveParams
+from memcollab_cli.pipeline.bank_build import build_bank
+from memcollab_cli.pipeline.contrast import contrast, summarize_successes
+from memcollab_cli.pipeline.solve import solve
+from memcollab_cli.runtime.base import Model
+from memcollab_cli.tasks import Task
+
+MODES = ("collab", "self", "self-contrast")
+SELF_CONTRAST_TEMPERATURE = 0.7
+
+# A reporter opens a progress stage: (description, total) -> context yielding advance(stats, n).
+Reporter = Callable[[str, int], AbstractContextManager]
+
+
+def _quiet(description: str, total: int):
+    return nullcontext(lambda stats="", n=1: None)
+
+
+@dataclass
+class DistillSummary:
+    mode: str
+    bank: str
+    workdir: str
+    solve: list = field(default_factory=list)  # SolveSummary dicts
+    contrast: dict = field(default_factory=dict)
+    build: dict = field(default_factory=dict)
+    merges: list = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def workdir_for(bank: Path) -> Path:
+    bank = Path(bank)
+    return bank.with_name(bank.stem + ".work")
+
+
+def distill(strong: Model, weak: Model | None, tasks: list[Task], out: Path, *, mode: str = "collab",
+            policy: str = "mixed", k: int = 3, threshold: int = 90, params: SolveParams = SolveParams(),
+            workdir: Path | None = None, taxonomy: str | None = None,
+            report: Reporter = _quiet) -> DistillSummary:
+    """Build the bank `out` from `tasks`; `strong` summarizes and classifies."""
+    if mode not in MODES:
+        from memcollab_cli.errors import MemcollabError
+
+        raise MemcollabError(f"unknown mode {mode!r}: choose one of {', '.join(MODES)}")
+    work = Path(workdir) if workdir else workdir_for(out)
+    summary = DistillSummary(mode=mode, bank=str(out), workdir=str(work))
+
+    def run(model: Model, path: Path, p: SolveParams) -> Path:
+        with report(f"solve · {model.name}", len(tasks)) as advance:
+            s = solve(model, tasks, path, params=p, on_start=lambda s: advance("", n=s.skipped),
+                      on_record=lambda t, s: advance(f"acc {s.correct}/{s.graded}"))
+        summary.solve.append(s.to_dict())
+        return path
+
+    if mode == "collab":
+        if weak is None:
+            from memcollab_cli.errors import MemcollabError
+
+            raise MemcollabError("mode collab needs two models: give --weak (or use --mode self)")
+        runs = [run(strong, work / "runs" / f"{strong.name}.jsonl", params),
+                run(weak, work / "runs" / f"{weak.name}.jsonl", params)]
+    elif mode == "self-contrast":
+        hot = replace(params, temperature=params.temperature or SELF_CONTRAST_TEMPERATURE)
+        runs = [run(strong, work / "runs" / f"{strong.name}.seed{hot.seed}.jsonl", hot),
+                run(strong, work / "runs" / f"{strong.name}.seed{hot.seed + 1}.jsonl",
+                    replace(hot, seed=hot.seed + 1))]
+    else:
+        runs = [run(strong, work / "runs" / f"{strong.name}.jsonl", params)]
+
+    constraints = work / "constraints.jsonl"
+    with report(f"contrast · {strong.name}", len(tasks)) as advance:
+        tick = lambda s: advance(f"{s.accepted} kept, {sum(s.rejected.values())} rejected")  # noqa: E731
+        if mode == "self":
+            c = summarize_successes(runs[0], strong, constraints, k=k, on_pair=tick)
+        else:
+            c = contrast(runs, strong, constraints, strong=strong.name, policy=policy, k=k, on_pair=tick)
+    summary.contrast = c.to_dict()
+
+    build, merges = build_bank(constraints, strong, out, taxonomy=taxonomy, threshold=threshold,
+                               parallel=params.parallel)
+    summary.build, summary.merges = build.to_dict(), merges
+    return summary

@@ -1,0 +1,87 @@
+"""Task-aware retrieval at solve time: the solving model classifies its task, the bank answers.
+
+Classification is a model call constrained to the taxonomy's names by a JSON schema, so a small
+model cannot invent a category. Retrieval itself (filter, TF-IDF rank, fallback, leakage guard)
+lives in `memory.retrieval`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from memcollab_cli import prompts
+from memcollab_cli.memory import Retriever, Taxonomy, random_entries, read_bank, render_memory_block
+from memcollab_cli.runtime.base import Model, Request
+from memcollab_cli.tasks import Task
+
+CLASSIFY_TOKENS = 64
+
+
+def classify(model: Model, tasks: list[Task], taxonomy: Taxonomy, parallel: int = 1) -> dict[str, tuple[str, str]]:
+    """(category, subcategory) for each task id, as the given model sees it."""
+    template = prompts.load("classify")
+    schema = taxonomy.schema()
+    requests = [Request(messages=[{"role": "user", "content": template.render(
+        taxonomy=taxonomy.render(), problem=t.question)}], max_tokens=CLASSIFY_TOKENS,
+        temperature=0.0, seed=42, json_schema=schema) for t in tasks]
+    out: dict[str, tuple[str, str]] = {}
+    for start in range(0, len(requests), max(1, parallel)):
+        batch = requests[start:start + max(1, parallel)]
+        for task, completion in zip(tasks[start:start + len(batch)], model.complete_many(batch)):
+            out[task.id] = taxonomy.normalize(*_parse_classification(completion.text))
+    return out
+
+
+def _parse_classification(text: str) -> tuple[str, str]:
+    try:
+        obj = json.loads(text)
+        return str(obj.get("category", "")), str(obj.get("subcategory", ""))
+    except (json.JSONDecodeError, AttributeError):
+        return "", ""  # normalize() maps unknowns to the fallback category
+
+
+@dataclass
+class Recall:
+    """What one task got from the bank: the block to inject and the facts to record."""
+
+    block: str
+    memory_ids: list[str]
+    level: str  # subcategory | category | none | placebo
+
+
+class Memory:
+    """A bank loaded once, answering `recall(task, category, subcategory)` for many tasks."""
+
+    def __init__(self, bank_path: Path, top_p: int = 3, model_filter: str | None = None,
+                 placebo: bool = False, seed: int = 42):
+        self.path = Path(bank_path)
+        self.entries = read_bank(self.path)
+        self.retriever = Retriever(self.entries)
+        self.top_p = top_p
+        self.model_filter = model_filter
+        self.placebo = placebo
+        self.seed = seed
+
+    def recall(self, task: Task, category: str, subcategory: str) -> Recall:
+        if self.placebo:
+            # Same number of entries as real retrieval would give, drawn at random, any category.
+            n = len(self._retrieve(task, category, subcategory).entries)
+            chosen = random_entries(self.entries, n, seed=f"{self.seed}:{task.benchmark}:{task.id}")
+            level = "placebo"
+        else:
+            found = self._retrieve(task, category, subcategory)
+            chosen, level = found.entries, found.level
+        if not chosen:
+            return Recall("", [], "none")
+        block = prompts.load("memory_block").render(
+            kind=f"{category} / {subcategory}" if level != "placebo" else "mixed",
+            constraints=render_memory_block(chosen))
+        return Recall(block, [e.id for e in chosen], level)
+
+    def _retrieve(self, task: Task, category: str, subcategory: str):
+        return self.retriever.retrieve(
+            task.question, category, subcategory, top_p=self.top_p,
+            exclude_task_ids=[(task.benchmark, task.id)],
+            model=self.model_filter, model_filter=self.model_filter is not None)

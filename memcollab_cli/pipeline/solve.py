@@ -1,0 +1,147 @@
+"""`solve`: run one model over benchmark tasks, appending one trajectory record per task.
+
+Resumable: records already in the output file (same task, model and condition) are skipped, and
+each finished record is appended and fsynced before the next task starts, so Ctrl-C or a kill
+loses nothing finished. With a bank, tasks are classified by the solving model first and then
+solved grouped by the memory they retrieve, so calls sharing a system prompt run back to back and
+the engine reuses that prefix from its KV cache.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from memcollab_cli.agent import Episode, SolveParams, run_episodes
+from memcollab_cli.jsonl import repair_tail, sha256_text, stream_jsonl
+from memcollab_cli.memory import load_taxonomy, taxonomy_for_benchmark
+from memcollab_cli.pipeline.recall import Memory, classify
+from memcollab_cli.records import Trajectory
+from memcollab_cli.runtime.base import Model
+from memcollab_cli.tasks import Task
+
+
+@dataclass
+class SolveSummary:
+    model: str
+    benchmark: str
+    condition: str
+    tasks: int = 0  # selected
+    skipped: int = 0  # already in the output file
+    solved: int = 0  # run now
+    correct: int = 0  # over every record of this condition in the file
+    graded: int = 0
+    turns: int = 0
+    prompt_tokens: int = 0
+    cached_tokens: int = 0
+    completion_tokens: int = 0
+    model_seconds: float = 0.0
+    wall_seconds: float = 0.0
+    verdicts: dict = field(default_factory=dict)
+
+    @property
+    def accuracy(self) -> float:
+        return self.correct / self.graded if self.graded else 0.0
+
+    @property
+    def tokens_per_second(self) -> float:
+        return self.completion_tokens / self.model_seconds if self.model_seconds else 0.0
+
+    def add(self, t: Trajectory, fresh: bool) -> None:
+        self.graded += 1
+        self.correct += int(t.correct)
+        self.verdicts[t.verdict] = self.verdicts.get(t.verdict, 0) + 1
+        self.turns += t.turns
+        if fresh:  # speed figures describe this run only
+            self.solved += 1
+            self.prompt_tokens += t.usage.prompt_tokens
+            self.cached_tokens += t.usage.cached_tokens
+            self.completion_tokens += t.usage.completion_tokens
+            self.model_seconds += t.usage.seconds
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d.update(accuracy=round(self.accuracy, 4), tokens_per_second=round(self.tokens_per_second, 2),
+                 mean_turns=round(self.turns / self.graded, 3) if self.graded else 0.0,
+                 model_seconds=round(self.model_seconds, 2), wall_seconds=round(self.wall_seconds, 2))
+        return d
+
+
+def condition_name(bank: Path | None, placebo: bool) -> str:
+    if bank is None:
+        return "none"
+    return f"placebo:{Path(bank).stem}" if placebo else Path(bank).stem
+
+
+def done_task_ids(out: Path, model_name: str, condition: str) -> dict[str, Trajectory]:
+    """Records already finished for this model and condition, by task id."""
+    if not out.exists():
+        return {}
+    repair_tail(out)
+    done = {}
+    for _, rec in stream_jsonl(out):
+        if rec.get("model", {}).get("name") == model_name and rec.get("condition", {}).get("name") == condition:
+            done[rec["task_id"]] = Trajectory.from_dict(rec)
+    return done
+
+
+def solve(model: Model, tasks: list[Task], out: Path, *, params: SolveParams = SolveParams(),
+          bank: Path | None = None, top_p: int = 3, model_filter: bool = False, placebo: bool = False,
+          on_record: Callable[[Trajectory, SolveSummary], None] | None = None,
+          on_start: Callable[[SolveSummary], None] | None = None) -> SolveSummary:
+    """Solve `tasks` with `model`, appending trajectories to `out`; returns the summary."""
+    from memcollab_cli.jsonl import append_jsonl
+
+    started = time.perf_counter()
+    out = Path(out)
+    benchmark = tasks[0].benchmark if tasks else ""
+    cond = condition_name(bank, placebo)
+    summary = SolveSummary(model=model.name, benchmark=benchmark, condition=cond, tasks=len(tasks))
+    done = done_task_ids(out, model.name, cond)
+    todo = [t for t in tasks if t.id not in done]
+    for t in tasks:
+        if t.id in done:
+            summary.skipped += 1
+            summary.add(done[t.id], fresh=False)
+
+    if on_start:
+        on_start(summary)
+    model_info = {"name": model.name, "sha256": model.sha256}
+    episodes = _episodes(model, todo, params, bank, top_p, model_filter, placebo, cond, model_info)
+    for episode in run_episodes(model, episodes, params.parallel):
+        trajectory = episode.finish()
+        append_jsonl(out, trajectory.to_record())
+        summary.add(trajectory, fresh=True)
+        summary.wall_seconds = time.perf_counter() - started
+        if on_record:
+            on_record(trajectory, summary)
+    summary.wall_seconds = time.perf_counter() - started
+    return summary
+
+
+def _episodes(model, tasks, params, bank, top_p, model_filter, placebo, cond, model_info) -> list[Episode]:
+    if bank is None:
+        return [Episode(t, params, "", {"name": cond}, model_info) for t in tasks]
+    memory = Memory(bank, top_p=top_p, model_filter=model.name if model_filter else None,
+                    placebo=placebo, seed=params.seed)
+    bank_sha = sha256_text(Path(bank).read_text(encoding="utf-8"))[:12]
+    by_domain: dict[str, list[Task]] = {}
+    for t in tasks:
+        by_domain.setdefault(t.benchmark, []).append(t)
+    labels: dict[str, tuple[str, str]] = {}
+    for group in by_domain.values():
+        taxonomy = load_taxonomy(taxonomy_for_benchmark(group[0].benchmark))
+        labels.update(classify(model, group, taxonomy, params.parallel))
+    episodes = []
+    for t in tasks:
+        category, subcategory = labels[t.id]
+        recall = memory.recall(t, category, subcategory)
+        condition = {"name": cond, "bank": Path(bank).name, "bank_sha256": bank_sha,
+                     "memory_ids": recall.memory_ids, "category": category,
+                     "subcategory": subcategory, "level": recall.level}
+        episodes.append(Episode(t, params, recall.block, condition, model_info))
+    # Same memory back to back: the shared system prompt stays in the KV cache between calls.
+    episodes.sort(key=lambda e: (e.condition["memory_ids"], e.condition["category"]))
+    return episodes
