@@ -88,7 +88,5 @@ def open_model(spec: str, n_ctx: int, gpu_layers: int | None, chat_format: str |
                threads: int | None, parallel: int = 1):
     from memcollab_cli.runtime import load_model
 
-    kwargs = dict(n_ctx=n_ctx, gpu_layers=gpu_layers, chat_format=chat_format, n_threads=threads)
-    if parallel > 1:
-        kwargs["parallel"] = parallel
-    return load_model(spec, **kwargs)
+    return load_model(spec, n_ctx=n_ctx, gpu_layers=gpu_layers, chat_format=chat_format,
+                      n_threads=threads)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import typer
 
 from memcollab_cli import __version__
-from memcollab_cli.cli import solve_cmd
+from memcollab_cli.cli import (bank_cmd, contrast_cmd, data_cmd, distill_cmd, eval_cmd, grade_cmd,
+                              models_cmd, solve_cmd, transfer_cmd)
 
 app = typer.Typer(
     name="memcollab",
@@ -38,6 +39,14 @@ def main(version: bool = typer.Option(False, "--version", callback=_version, is_
 
 
 app.command()(solve_cmd.solve)
+app.command()(contrast_cmd.contrast)
+app.command()(distill_cmd.distill)
+app.command(name="eval")(eval_cmd.eval_)
+app.command()(transfer_cmd.transfer)
+app.command()(grade_cmd.grade)
+app.add_typer(bank_cmd.app, name="bank")
+app.add_typer(models_cmd.app, name="models")
+app.add_typer(data_cmd.app, name="data")
 
 
 def run() -> None:

@@ -57,7 +57,7 @@ def normalize_text(text: str) -> str:
 
 
 def entry_id(when: str, enforce: str, avoid: str) -> str:
-    """The bank id of a constraint: first 16 hex digits of sha256 of normalized 'when|enforce|avoid'.
+    """The bank id: first 16 hex digits of sha256 of the normalized "when|enforce|avoid".
 
     Category is deliberately not part of the id, so re-classifying an entry shows in a diff as a
     change of the same entry rather than a removal plus an addition.

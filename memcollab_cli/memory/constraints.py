@@ -1,4 +1,4 @@
-"""Raw constraints: what `contrast` writes, one line per constraint, before classification and merging.
+"""Raw constraints: what `contrast` writes, one line each, before classification and merging.
 
 Also the guard rails around the summarizer's output: `constraint_schema(k)` is the JSON schema the
 output is constrained to (llama.cpp turns it into a grammar), `clean_constraint` tidies the three
@@ -31,8 +31,16 @@ MAX_WORDS = 40
 MIN_CHARS = 3
 MAX_CHARS = 320
 
-# Signs of code: inline code, definitions, comparisons and returns. Plain prose never has these.
-CODE_MARKERS = ("`", "def ", "==", "return ", "lambda ", "import ", "print(", "();")
+# Signs of code, as (label, pattern). Patterns rather than substrings because constraints are
+# prose that may say "return to the original equation" or use math notation such as f(x).
+CODE_MARKERS = (
+    ("`", re.compile(r"`")),
+    ("def", re.compile(r"\bdef\s+\w+\s*\(")),
+    ("==", re.compile(r"==")),
+    ("return", re.compile(r"\breturn\s+[\w.]+\s*(?:[(\[+\-*/%<>]|$)", re.M)),
+    ("lambda", re.compile(r"\blambda\b[\w\s,]*:")),
+    ("print(", re.compile(r"\bprint\(")),
+)
 
 # A number: digits with optional thousands separators and decimals ("1,000", "3.5").
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
@@ -96,7 +104,7 @@ class Constraint:
 
 
 def read_constraints(path: str | Path) -> list[Constraint]:
-    """Every constraint in a `contrast` output file; unknown or missing keys raise with file:line."""
+    """Every constraint in a `contrast` output; unknown or missing keys raise with file:line."""
     out = []
     for lineno, d in stream_jsonl(path):
         unknown = sorted(set(d) - set(KEYS))
@@ -144,7 +152,7 @@ def clean_constraint(when: str, enforce: str, avoid: str) -> tuple[str, str, str
     "When When adding fractions, …".
     """
     out = []
-    for name, value in zip(FIELDS, (when, enforce, avoid)):
+    for name, value in zip(FIELDS, (when, enforce, avoid), strict=True):
         value = " ".join(value.split())
         value = _LEADING[name].sub("", value)
         out.append(value.strip(" ,;:.!"))
@@ -184,7 +192,7 @@ def validate_constraint(when: str, enforce: str, avoid: str, task_text: str,
     Checked in this order (the first failing rule is reported):
     - "empty 'when'": a field with no text;
     - "'enforce' too long (52 words > 40)";
-    - "contains code ('==')": backticks, `def `, `==`, `return `, …;
+    - "contains code ('==')": backticks, `def f(`, `==`, `return x`, `lambda x:`, `print(`;
     - "contains the answer": a numeric answer (2+ digits) appears as a number, or a non-numeric
       answer of 3+ characters appears verbatim (case and spaces ignored);
     - "quotes the task's numbers (48, 120)": a number of two or more characters that occurs in
@@ -193,7 +201,7 @@ def validate_constraint(when: str, enforce: str, avoid: str, task_text: str,
     A single-digit answer is therefore never caught by the answer rule; that is the price of
     allowing "two cases".
     """
-    values = dict(zip(FIELDS, (when, enforce, avoid)))
+    values = dict(zip(FIELDS, (when, enforce, avoid), strict=True))
     for name in FIELDS:
         if not values[name].strip():
             return f"empty {name!r}"
@@ -202,9 +210,9 @@ def validate_constraint(when: str, enforce: str, avoid: str, task_text: str,
         if words > MAX_WORDS:
             return f"{name!r} too long ({words} words > {MAX_WORDS})"
     joined = " ".join(values.values())
-    for marker in CODE_MARKERS:
-        if marker in joined:
-            return f"contains code ({marker.strip()!r})"
+    for label, pattern in CODE_MARKERS:
+        if any(pattern.search(v) for v in values.values()):
+            return f"contains code ({label!r})"
     gold = _answer_forms(answer)
     if _NUMBER.fullmatch(gold.lstrip("-")):
         # A numeric answer is matched as a whole number, so "120" does not hit "1200".

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from memcollab_cli.jsonl import append_jsonl, read_jsonl
-from memcollab_cli.memory import (Constraint, MemoryEntry, load_taxonomy, merge_entries,
+from memcollab_cli.memory import (Constraint, load_taxonomy, merge_entries, read_constraints,
                                   taxonomy_for_benchmark, write_bank)
 from memcollab_cli.pipeline.contrast import log_path
 from memcollab_cli.pipeline.recall import classify
@@ -63,14 +63,13 @@ def build_bank(constraints_path: Path, classifier: Model, out: Path, *, taxonomy
                threshold: int = 90, parallel: int = 1) -> tuple[BuildSummary, list]:
     """Write the bank `out` from `constraints_path`; returns the summary and the merge report."""
     constraints_path = Path(constraints_path)
-    constraints = [Constraint.from_dict(r) for r in read_jsonl(constraints_path)] \
-        if constraints_path.exists() else []
+    constraints = read_constraints(constraints_path) if constraints_path.exists() else []
     log = log_path(constraints_path)
     problems = {(r["benchmark"], r["task_id"]): r.get("problem", "")
                 for r in (read_jsonl(log) if log.exists() else [])}
     labels, fresh = label_tasks(constraints, problems, classifier, categories_path(constraints_path),
                                 taxonomy, parallel)
-    entries = [MemoryEntry.from_constraint(c, *labels.get((c.benchmark, c.task_id), ("Other", "Other")))
+    entries = [c.to_entry(*labels.get((c.benchmark, c.task_id), ("Other", "Other")))
                for c in constraints]
     merged, report = merge_entries(entries, threshold=threshold)
     write_bank(out, merged)

@@ -96,7 +96,7 @@ def _summarize(jobs, summarizer: Model, template, out: Path, k: int, summary: Co
                 rejected[reason] += 1
                 rejections.append({**raw, "reason": reason})
                 continue
-            constraint = Constraint.build(
+            constraint = Constraint(
                 task_id=task_id, benchmark=benchmark, when=raw["when"], enforce=raw["enforce"],
                 avoid=raw["avoid"], pos={"model": pos["model"]["name"], "record": pos["id"]},
                 neg={"model": neg["model"]["name"], "record": neg["id"]} if neg else {"model": "", "record": ""},

@@ -58,14 +58,19 @@ def workdir_for(bank: Path) -> Path:
 
 def distill(strong: Model, weak: Model | None, tasks: list[Task], out: Path, *, mode: str = "collab",
             policy: str = "mixed", k: int = 3, threshold: int = 90, params: SolveParams = SolveParams(),
-            workdir: Path | None = None, taxonomy: str | None = None,
+            workdir: Path | None = None, runs_dir: Path | None = None, taxonomy: str | None = None,
             report: Reporter = _quiet) -> DistillSummary:
-    """Build the bank `out` from `tasks`; `strong` summarizes and classifies."""
+    """Build the bank `out` from `tasks`; `strong` summarizes and classifies.
+
+    Trajectories go to `runs_dir` (default `<workdir>/runs`); pointing several banks at one
+    runs directory reuses each model's trajectories instead of solving the same tasks twice.
+    """
     if mode not in MODES:
         from memcollab_cli.errors import MemcollabError
 
         raise MemcollabError(f"unknown mode {mode!r}: choose one of {', '.join(MODES)}")
     work = Path(workdir) if workdir else workdir_for(out)
+    runs_dir = Path(runs_dir) if runs_dir else work / "runs"
     summary = DistillSummary(mode=mode, bank=str(out), workdir=str(work))
 
     def run(model: Model, path: Path, p: SolveParams) -> Path:
@@ -80,15 +85,15 @@ def distill(strong: Model, weak: Model | None, tasks: list[Task], out: Path, *, 
             from memcollab_cli.errors import MemcollabError
 
             raise MemcollabError("mode collab needs two models: give --weak (or use --mode self)")
-        runs = [run(strong, work / "runs" / f"{strong.name}.jsonl", params),
-                run(weak, work / "runs" / f"{weak.name}.jsonl", params)]
+        runs = [run(strong, runs_dir / f"{strong.name}.jsonl", params),
+                run(weak, runs_dir / f"{weak.name}.jsonl", params)]
     elif mode == "self-contrast":
         hot = replace(params, temperature=params.temperature or SELF_CONTRAST_TEMPERATURE)
-        runs = [run(strong, work / "runs" / f"{strong.name}.seed{hot.seed}.jsonl", hot),
-                run(strong, work / "runs" / f"{strong.name}.seed{hot.seed + 1}.jsonl",
+        runs = [run(strong, runs_dir / f"{strong.name}.seed{hot.seed}.jsonl", hot),
+                run(strong, runs_dir / f"{strong.name}.seed{hot.seed + 1}.jsonl",
                     replace(hot, seed=hot.seed + 1))]
     else:
-        runs = [run(strong, work / "runs" / f"{strong.name}.jsonl", params)]
+        runs = [run(strong, runs_dir / f"{strong.name}.jsonl", params)]
 
     constraints = work / "constraints.jsonl"
     with report(f"contrast · {strong.name}", len(tasks)) as advance:

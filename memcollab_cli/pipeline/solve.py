@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from memcollab_cli.agent import Episode, SolveParams, run_episodes
+from memcollab_cli.agent.episode import solve_prompt_hash
+from memcollab_cli.errors import DataError
 from memcollab_cli.jsonl import repair_tail, sha256_text, stream_jsonl
 from memcollab_cli.memory import load_taxonomy, taxonomy_for_benchmark
 from memcollab_cli.pipeline.recall import Memory, classify
@@ -75,14 +77,22 @@ def condition_name(bank: Path | None, placebo: bool) -> str:
     return f"placebo:{Path(bank).stem}" if placebo else Path(bank).stem
 
 
-def done_task_ids(out: Path, model_name: str, condition: str) -> dict[str, Trajectory]:
-    """Records already finished for this model and condition, by task id."""
+def done_task_ids(out: Path, model_name: str, condition: str, params: dict) -> dict[str, Trajectory]:
+    """Records already finished for this model and condition, by task id.
+
+    A record made with other settings (turns, tokens, temperature, prompts) is an error rather
+    than a silent mix of two experiments in one file.
+    """
     if not out.exists():
         return {}
     repair_tail(out)
     done = {}
-    for _, rec in stream_jsonl(out):
+    for lineno, rec in stream_jsonl(out):
         if rec.get("model", {}).get("name") == model_name and rec.get("condition", {}).get("name") == condition:
+            if rec.get("params") != params:
+                changed = sorted(k for k in params if rec.get("params", {}).get(k) != params[k])
+                raise DataError(f"{out}:{lineno}: made with other settings ({', '.join(changed)}); "
+                                "write to a new --out (or rerun with the same settings to resume)")
             done[rec["task_id"]] = Trajectory.from_dict(rec)
     return done
 
@@ -99,7 +109,8 @@ def solve(model: Model, tasks: list[Task], out: Path, *, params: SolveParams = S
     benchmark = tasks[0].benchmark if tasks else ""
     cond = condition_name(bank, placebo)
     summary = SolveSummary(model=model.name, benchmark=benchmark, condition=cond, tasks=len(tasks))
-    done = done_task_ids(out, model.name, cond)
+    domain = tasks[0].domain if tasks else "math"
+    done = done_task_ids(out, model.name, cond, params.to_dict(solve_prompt_hash(domain)))
     todo = [t for t in tasks if t.id not in done]
     for t in tasks:
         if t.id in done:

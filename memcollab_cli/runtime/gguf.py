@@ -61,7 +61,7 @@ class GGUFInfo:
 
 
 class _Reader:
-    """Sequential little-endian reads over a memory map (fast enough for 300k-string vocabularies)."""
+    """Little-endian reads over a memory map (fast enough for 300k-string vocabularies)."""
 
     def __init__(self, buf, pos: int = 0):
         self.buf, self.pos = buf, pos
@@ -135,8 +135,8 @@ def inspect_gguf(path: str | Path, *, tensors: bool = True) -> GGUFInfo:
                     vtype = r.unpack("<I")
                     info.metadata[key] = r.value(vtype)
                 if tensors:
-                    info.expected_size = _tensor_end(r, tensor_count,
-                                                     int(info.metadata.get("general.alignment", 32)))
+                    alignment = int(info.metadata.get("general.alignment", 32))
+                    info.expected_size = _tensor_end(r, tensor_count, alignment)
             except _Truncated:
                 raise ModelError(f"{path}: truncated GGUF file ({size} bytes, header cut "
                                  f"short); {_REDOWNLOAD}") from None

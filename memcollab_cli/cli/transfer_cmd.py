@@ -1,0 +1,156 @@
+"""`memcollab transfer`: models × banks in one command, as a table, Markdown or a heatmap."""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from memcollab_cli.cli import common
+from memcollab_cli.cli.eval_cmd import (
+    Banks,
+    FailIfWorse,
+    FromRuns,
+    MaxTokens,
+    MaxTurns,
+    ModelFilter,
+    Outdir,
+    Placebo,
+    Runs,
+    Seed,
+    Temperature,
+    TopP,
+    check_mode,
+    condition_progress,
+    fail_if_worse,
+    parse_banks,
+    report_selection,
+)
+
+
+def transfer(
+    model: Annotated[list[str] | None, typer.Option(
+        "--model", "-m", show_default=False, help="GGUF path, catalog name or server URL; "
+        "repeatable, one row each. With --from-runs, recorded model names to report.")] = None,
+    benchmark: Annotated[str | None, typer.Option(
+        "--benchmark", "-b", show_default=False,
+        help="gsm8k, math500, humaneval, mbpp, mbpp-sanitized, or a tasks .jsonl path.")] = None,
+    runs: Runs = None,
+    bank: Banks = None,
+    placebo: Placebo = False,
+    split: common.Split = None,
+    limit: common.Limit = None,
+    ids: common.Ids = None,
+    shard: common.Shard = None,
+    outdir: Outdir = Path("runs/transfer"),
+    from_runs: FromRuns = False,
+    markdown: Annotated[bool, typer.Option(
+        "--markdown", help="Print a GitHub Markdown table (for READMEs and papers).")] = False,
+    png: Annotated[Path | None, typer.Option(
+        "--png", dir_okay=False, show_default=False,
+        help="Also write a heatmap of the differences from no memory (needs matplotlib).")] = None,
+    fail_if_worse_: FailIfWorse = False,
+    top_p: TopP = 3,
+    model_filter: ModelFilter = False,
+    max_turns: MaxTurns = 3,
+    max_tokens: MaxTokens = 512,
+    temperature: Temperature = 0.0,
+    seed: Seed = 42,
+    parallel: common.Parallel = 1,
+    n_ctx: common.NCtx = 4096,
+    gpu_layers: common.GpuLayers = None,
+    chat_format: common.ChatFormat = None,
+    threads: common.Threads = None,
+    mbpp_dir: common.MbppDir = None,
+    json_: common.JsonFlag = False,
+) -> None:
+    """Does memory transfer between models? Every model × (no memory + every bank).
+
+    Each model is loaded in turn, solves the tasks with no memory and with each bank, and is
+    closed before the next. The result is the shape of the paper's Tables 1 and 2: one row per
+    model, one column per bank, each cell the accuracy and its paired difference from no memory
+    (percentage points) with an exact McNemar p-value.
+
+    Trajectories go to OUTDIR/<model>.jsonl and are reused on a rerun. With --shard i/n the
+    tasks are split across machines; report the shards together with --from-runs (records
+    found in several files are counted once).
+
+    Exit status: 0 done; 1 error (message on stderr); 2 bad arguments; 3 --fail-if-worse and a
+    bank scored below no memory for some model; 130 interrupted (finished records are kept).
+
+    Examples:
+
+    \b
+      memcollab transfer -m qwen2.5-coder-0.5b -m qwen2.5-coder-1.5b -b gsm8k -n 100 \\
+          --bank own=banks/self-qwen05.jsonl --bank collab=banks/collab-same.jsonl \\
+          --markdown --png transfer.png
+
+    \b
+    Report from trajectory files (shards are read together, no merge needed):
+      memcollab transfer --from-runs runs/s0/*.jsonl runs/s1/*.jsonl --json
+    """
+    from memcollab_cli.pipeline import report
+    from memcollab_cli.pipeline.evaluate import results_from_runs
+
+    check_mode(model or [], benchmark, runs, from_runs, False)
+    if markdown and json_:
+        raise typer.BadParameter("choose one of --markdown and --json", param_hint="'--markdown'")
+    banks = parse_banks(bank)
+    with common.user_errors():
+        if runs:
+            tasks = (common.load_tasks_from_options(benchmark, split, limit, ids, shard, mbpp_dir)
+                     if benchmark else None)
+            conditions, labels = report_selection(banks, placebo)
+            result = results_from_runs(list(runs), models=model or None, conditions=conditions,
+                                       labels=labels, tasks=tasks)
+        else:
+            result = _run(model, benchmark, banks, placebo, split, limit, ids, shard, outdir,
+                          top_p, model_filter, max_turns, max_tokens, temperature, seed, parallel,
+                          n_ctx, gpu_layers, chat_format, threads, mbpp_dir)
+        if png is not None:
+            report.heatmap_png(result, png)
+            common.err_console().print(f"Wrote heatmap to {png}", markup=False)
+    if json_:
+        common.print_json(result.to_dict())
+    elif markdown:
+        typer.echo(report.markdown_table(result), nl=False)
+    else:
+        common.out_console().print(report.transfer_table(result))
+    if fail_if_worse_:
+        fail_if_worse(result)
+
+
+def _run(models, benchmark, banks, placebo, split, limit, ids, shard, outdir, top_p, model_filter,
+         max_turns, max_tokens, temperature, seed, parallel, n_ctx, gpu_layers, chat_format,
+         threads, mbpp_dir):
+    from memcollab_cli.agent import SolveParams
+    from memcollab_cli.cli.progress import stage_progress
+    from memcollab_cli.pipeline.evaluate import plan_conditions
+    from memcollab_cli.pipeline.transfer import transfer as run_transfer
+
+    tasks = common.load_tasks_from_options(benchmark, split, limit, ids, shard, mbpp_dir)
+    total = len(tasks) * len(plan_conditions(banks, placebo))
+    params = SolveParams(temperature=temperature, seed=seed, max_tokens=max_tokens,
+                         max_turns=max_turns, parallel=parallel)
+    state, on_condition, on_record = condition_progress()
+    displays = ExitStack()  # one progress bar per model
+
+    def load(spec: str):
+        # End the previous model's live display first: llama.cpp redirects stdout/stderr while
+        # it loads, which would garble a running Rich display.
+        displays.close()
+        state["advance"] = None
+        return common.open_model(spec, n_ctx, gpu_layers, chat_format, threads, parallel)
+
+    def on_model(engine) -> None:
+        state["advance"] = displays.enter_context(
+            stage_progress(f"{engine.name} · {benchmark}", total))
+
+    try:
+        return run_transfer(models, tasks, outdir, banks, load=load, placebo=placebo,
+                            params=params, top_p=top_p, model_filter=model_filter,
+                            on_model=on_model, on_condition=on_condition, on_record=on_record)
+    finally:
+        displays.close()

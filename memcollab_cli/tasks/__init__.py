@@ -1,0 +1,35 @@
+"""Benchmarks and verifiers: load tasks, extract answers and code, grade them, run code safely."""
+
+from memcollab_cli.tasks.base import Task, Verdict
+from memcollab_cli.tasks.codecheck import (
+    TestRun,
+    build_program,
+    check_code,
+    extract_code,
+    run_public_tests,
+    verify,
+)
+from memcollab_cli.tasks.data import BENCHMARKS, Benchmark, load_tasks, mbpp_directory, pull_data
+from memcollab_cli.tasks.execution import ExecResult, isolation, run_python
+from memcollab_cli.tasks.mathcheck import check_math, extract_answer
+
+__all__ = [
+    "BENCHMARKS",
+    "Benchmark",
+    "ExecResult",
+    "Task",
+    "TestRun",
+    "Verdict",
+    "build_program",
+    "check_code",
+    "check_math",
+    "extract_answer",
+    "extract_code",
+    "isolation",
+    "load_tasks",
+    "mbpp_directory",
+    "pull_data",
+    "run_public_tests",
+    "run_python",
+    "verify",
+]

@@ -1,0 +1,173 @@
+"""Code answers: pull the program out of a model's text, build the test program, run it sandboxed.
+
+Programs are built the way each benchmark's own harness builds them:
+- HumanEval: solution + test + `check(entry_point)` (openai/human-eval). A completion that is
+  only a function body is put under the prompt first, as human-eval does.
+- MBPP: solution + test_setup_code + asserts. The setup goes *after* the solution because tasks
+  367 and 927 build objects from a class the solution defines (../shared/data/mbpp/NOTICE.md).
+
+`verify` is the one grader for both domains. What it leaves out: pass@k over several samples and
+per-assert partial credit (a program passes all its tests or fails).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import warnings
+from dataclasses import dataclass
+
+from memcollab_cli.tasks.base import Task, Verdict
+from memcollab_cli.tasks.execution import ExecResult, run_python
+from memcollab_cli.tasks.mathcheck import check_math, extract_answer
+
+DEFAULT_TIMEOUT = 10.0  # seconds per program; MBPP task 123 alone needs about 4
+_BARE_ANSWER_CHARS = 100  # longer unmarked text is a reply that never stated its answer
+
+_FENCE = re.compile(r"```[ \t]*([\w+-]*)[^\n]*\n(.*?)(?:```|\Z)", re.DOTALL)
+
+
+def extract_code(text: str | None, *, require_block: bool = False) -> str | None:
+    """The program in a model's reply: the last ```python (or unlabelled) block, or bare code.
+
+    Without fences, the text from the first top-level def/class/import on counts when it parses
+    and defines a function or class; `require_block=True` accepts fenced blocks only (for math
+    replies, where bare code would be prose that happens to parse).
+    """
+    if not text:
+        return None
+    blocks = [
+        body
+        for lang, body in _FENCE.findall(text)
+        if lang.lower() in ("", "python", "py", "python3") and body.strip()
+    ]
+    if blocks:
+        return blocks[-1].strip("\n") + "\n"
+    if require_block:
+        return None
+    m = re.search(r"^(?:def |class |import |from \S+ import |@)", text, re.MULTILINE)
+    if not m:
+        return None
+    code = text[m.start() :].strip("\n") + "\n"
+    try:
+        tree = _parse(code)
+    except SyntaxError:
+        return None
+    defs = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+    return code if any(isinstance(n, defs) for n in tree.body) else None
+
+
+def _parse(source: str) -> ast.Module:
+    # Model code is parsed only to find its functions: its SyntaxWarnings are not ours to show.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return ast.parse(source)
+
+
+def _defines(code: str, name: str) -> bool:
+    try:
+        tree = _parse(code)
+    except SyntaxError:
+        return False
+    return any(
+        isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and n.name == name
+        for n in tree.body
+    )
+
+
+def complete_solution(task: Task, code: str) -> str:
+    """The full solution for `task`: `code` itself, or HumanEval's prompt + `code` as a body.
+
+    human-eval's samples are function bodies appended to the prompt; models asked for a whole
+    function return one. A body is recognised by not defining the entry point at top level.
+    """
+    if task.benchmark == "humaneval" and task.entry_point and not _defines(code, task.entry_point):
+        return task.question + code
+    return code
+
+
+def build_program(task: Task, code: str, tests: str | None = None) -> str:
+    """The test program for `code`: solution, then setup (MBPP), then tests (hidden by default)."""
+    tests = task.tests if tests is None else tests
+    parts = [complete_solution(task, code)]
+    if task.setup_code:
+        parts.append(task.setup_code)
+    parts.append(tests)
+    return "\n\n".join(p.rstrip("\n") for p in parts) + "\n"
+
+
+def _verdict(result: ExecResult) -> Verdict:
+    if result.status == "ok":
+        return Verdict(True, "pass", f"passed in {result.seconds:.2f}s")
+    if result.status == "timeout":
+        return Verdict(False, "timeout", f"timed out after {result.seconds:.1f}s")
+    return Verdict(False, "fail", failure_message(result))
+
+
+def failure_message(result: ExecResult) -> str:
+    """One readable paragraph on why a program failed: the failing line and the exception."""
+    if result.status == "timeout":
+        return f"timed out after {result.seconds:.1f}s (an infinite loop, or too slow)"
+    if result.status == "killed":
+        return f"killed by signal {-result.returncode} (out of memory, or a crash)"
+    lines = [line for line in result.stderr.strip().splitlines() if line.strip()]
+    if not lines:
+        return f"exited with code {result.returncode} and no error message"
+    # The line under the last frame is the source that raised (for HumanEval, the assert
+    # inside check()); the last line is the exception.
+    frames = [i for i, line in enumerate(lines) if line.lstrip().startswith('File "')]
+    source = ""
+    if frames and frames[-1] + 1 < len(lines) - 1:
+        source = lines[frames[-1] + 1].strip()
+    last = lines[-1].strip()
+    return f"{last} at: {source}" if source else last
+
+
+def check_code(task: Task, code: str | None, *, timeout: float = DEFAULT_TIMEOUT) -> Verdict:
+    """Run `code` against the task's hidden tests."""
+    if not code or not code.strip():
+        return Verdict(False, "no_answer", "no code found")
+    return _verdict(run_python(build_program(task, code), timeout=timeout))
+
+
+@dataclass(frozen=True)
+class TestRun(ExecResult):
+    """An ExecResult of the public examples, with `message`: "" on success, else why it failed."""
+
+    message: str = ""
+    __test__ = False  # not a pytest test class, despite the name
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "ok"
+
+
+def run_public_tests(task: Task, code: str, *, timeout: float = DEFAULT_TIMEOUT) -> TestRun:
+    """Run `code` against the task's public examples (what the agent may see and use).
+
+    With no public examples this only checks that the code runs (compiles, imports, defines).
+    """
+    result = run_python(build_program(task, code, task.public_tests), timeout=timeout)
+    message = "" if result.ok else failure_message(result)
+    return TestRun(**vars(result), message=message)
+
+
+def verify(task: Task, answer_text: str | None, *, timeout: float = DEFAULT_TIMEOUT) -> Verdict:
+    """Grade a final answer for `task`: a whole reply, or the answer or code already extracted.
+
+    Math: the answer marker's content (see extract_answer); text without a marker counts only
+    when it is one short line (a bare answer such as "18"). Code: the extracted program, else the
+    text itself (a bare program or a HumanEval function body).
+    """
+    text = (answer_text or "").strip()
+    if task.domain == "math":
+        answer = extract_answer(text)
+        if answer is None and text and "\n" not in text and len(text) <= _BARE_ANSWER_CHARS:
+            answer = text
+        if answer is None:
+            return Verdict(False, "no_answer", "no final answer found")
+        return check_math(task.answer, answer)
+    if task.domain == "code":
+        code = extract_code(answer_text) or (answer_text if text else None)
+        return check_code(task, code, timeout=timeout)
+    raise ValueError(f"task {task.id} has unknown domain {task.domain!r}")

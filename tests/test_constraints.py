@@ -1,0 +1,140 @@
+import json
+
+import pytest
+
+from memcollab_cli.errors import DataError
+from memcollab_cli.jsonl import write_jsonl
+from memcollab_cli.memory.bank import entry_id
+from memcollab_cli.memory.constraints import (
+    CONSTRAINT_SCHEMA,
+    KEYS,
+    MAX_WORDS,
+    Constraint,
+    clean_constraint,
+    constraint_schema,
+    read_constraints,
+    validate_constraint,
+)
+
+TASK = ("Natalia sold clips to 48 of her friends in April, and then she sold half as many clips "
+        "in May. How many clips did Natalia sell altogether in April and May?")
+GOOD = ("a quantity is described relative to an earlier one",
+        "computing each period's amount before summing",
+        "adding the relative description to the base amount directly")
+
+
+def constraint(**kw):
+    base = dict(task_id="gsm8k/1", benchmark="gsm8k", when=GOOD[0], enforce=GOOD[1],
+                avoid=GOOD[2], pos={"model": "big", "record": "r1"},
+                neg={"model": "small", "record": "r2"}, summarizer="big", prompt="p1")
+    base.update(kw)
+    return Constraint(**base)
+
+
+def test_good_constraint_passes():
+    assert validate_constraint(*GOOD, TASK, "72") is None
+
+
+@pytest.mark.parametrize("fields, answer, reason", [
+    (("", GOOD[1], GOOD[2]), "72", "empty 'when'"),
+    ((GOOD[0], "   ", GOOD[2]), "72", "empty 'enforce'"),
+    ((GOOD[0], " ".join(["word"] * 41), GOOD[2]), "72", "'enforce' too long (41 words > 40)"),
+    ((GOOD[0], "checking `total` first", GOOD[2]), "72", "contains code ('`')"),
+    ((GOOD[0], "def helper(xs) before summing", GOOD[2]), "72", "contains code ('def')"),
+    ((GOOD[0], "asserting total == sum", GOOD[2]), "72", "contains code ('==')"),
+    ((GOOD[0], "return sum(parts)", GOOD[2]), "72", "contains code ('return')"),
+    ((GOOD[0], "finishing with return total", GOOD[2]), "72", "contains code ('return')"),
+    ((GOOD[0], "sorting with lambda p: p", GOOD[2]), "72", "contains code ('lambda')"),
+    ((GOOD[0], "checking the total is 72", GOOD[2]), "72", "contains the answer"),
+    ((GOOD[0], "starting from 48 items", GOOD[2]), "72", "quotes the task's numbers (48)"),
+    ((GOOD[0], "splitting 48 into 24 and 24", GOOD[2]), "72", "quotes the task's numbers (48)"),
+])
+def test_rejections(fields, answer, reason):
+    assert validate_constraint(*fields, TASK, answer) == reason
+
+
+def test_number_rules():
+    # Single digits are everyday reasoning words; numbers absent from the task are knowledge.
+    assert validate_constraint("splitting into 2 cases", "summing the 3 parts",
+                               "using 360 degrees wrongly", TASK, "72") is None
+    # A number of the answer counts even when the task text lacks it.
+    assert validate_constraint("w", "reach 1,000 units", "a", "Sum the parts.", "1000") == (
+        "contains the answer")
+    assert validate_constraint("w", "use 3.5 as a rate", "a", "A rate of 3.5 per hour.", "7") == (
+        "quotes the task's numbers (3.5)")
+    # A whole-number match: 1200 does not contain the answer 120.
+    assert validate_constraint("w", "e", "confusing 1200 with a total", "no numbers", "120") is None
+    # A single-digit answer is not caught (documented price of allowing "2 cases").
+    assert validate_constraint("w", "splitting into 2 cases", "a", "x", "2") is None
+
+
+def test_prose_that_looks_like_code_passes():
+    assert validate_constraint("evaluating f(x) at a point",
+                               "return to the original equation to check roots",
+                               "defining terms loosely", TASK, "72") is None
+
+
+def test_non_numeric_answer():
+    answer = r"\boxed{\frac{\sqrt{3}}{2}}"
+    assert validate_constraint("w", r"checking \frac{\sqrt{3}}{2} at the end", "a", "t",
+                               answer) == "contains the answer"
+    assert validate_constraint("w", "checking the sign of the cosine", "a", "t", answer) is None
+
+
+def test_clean_constraint():
+    assert clean_constraint("When adding  fractions,", "Enforce: a common denominator.",
+                            "avoid adding denominators.") == (
+        "adding fractions", "a common denominator", "adding denominators")
+    # Words that merely start with the same letters are kept.
+    assert clean_constraint("whenever x", "enforcement", "avoidance") == (
+        "whenever x", "enforcement", "avoidance")
+
+
+def test_schema():
+    assert CONSTRAINT_SCHEMA == constraint_schema(3)
+    s = constraint_schema(2)
+    arr = s["properties"]["constraints"]
+    assert (arr["minItems"], arr["maxItems"]) == (1, 2)
+    assert arr["items"]["required"] == ["when", "enforce", "avoid"]
+    assert arr["items"]["properties"]["when"] == {"type": "string", "minLength": 3,
+                                                  "maxLength": 320}
+    assert s["additionalProperties"] is False
+    json.dumps(s)  # serializable for llama.cpp
+
+
+def test_constraint_roundtrip_and_ids():
+    c = constraint()
+    d = c.to_dict()
+    assert sorted(d) == sorted(KEYS)
+    assert d["format"] == "memcollab.constraint/1"
+    assert Constraint.from_dict(d) == c
+    assert len(c.id) == 16
+    # Same text from another pair is another line; same pair and text is the same id.
+    assert constraint(pos={"model": "big", "record": "r9"}).id != c.id
+    assert constraint().id == c.id
+    assert c.text() == f"When {GOOD[0]}, enforce {GOOD[1]}; avoid {GOOD[2]}."
+
+
+def test_to_entry():
+    e = constraint().to_entry("Multi-step Arithmetic", "Sequential Changes")
+    assert e.id == entry_id(*GOOD)
+    assert e.models == {"preferred": ["big"], "unpreferred": ["small"]}
+    assert e.sources == [{"benchmark": "gsm8k", "neg": "r2", "pos": "r1", "task_id": "gsm8k/1"}]
+    assert (e.support, e.summarizer, e.prompt) == (1, "big", "p1")
+    solo = constraint(neg={"model": "", "record": ""}).to_entry("C", "S")
+    assert solo.models["unpreferred"] == []
+
+
+def test_read_constraints(tmp_path):
+    path = tmp_path / "c.jsonl"
+    write_jsonl(path, [constraint().to_dict()])
+    assert read_constraints(path) == [constraint()]
+    bad = constraint().to_dict()
+    bad["enforse"] = bad.pop("enforce")
+    write_jsonl(path, [constraint().to_dict(), bad])
+    with pytest.raises(DataError, match=r"c.jsonl:2: unknown key 'enforse' \(expected one of"):
+        read_constraints(path)
+
+
+def test_max_words_constant():
+    assert MAX_WORDS == 40
