@@ -93,10 +93,12 @@ def diff(old: BankPath, new: BankPath, json_: common.JsonFlag = False) -> None:
     with common.user_errors():
         d = diff_banks(read_bank(old), read_bank(new))
     if json_:
-        common.print_json(d.to_dict())
+        common.print_json({"added": [e.to_dict() for e in d.added],
+                           "removed": [e.to_dict() for e in d.removed],
+                           "changed": [{"old": o.to_dict(), "new": n.to_dict()} for o, n in d.changed]})
         return
     console = common.out_console()
-    for line in d.lines():
+    for line in d.render():
         console.print(line, markup=False)
     common.err_console().print(d.summary(), markup=False)
 

@@ -89,4 +89,4 @@ def open_model(spec: str, n_ctx: int, gpu_layers: int | None, chat_format: str |
     from memcollab_cli.runtime import load_model
 
     return load_model(spec, n_ctx=n_ctx, gpu_layers=gpu_layers, chat_format=chat_format,
-                      n_threads=threads)
+                      n_threads=threads, parallel=parallel)

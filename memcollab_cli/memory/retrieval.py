@@ -162,11 +162,12 @@ class Retriever:
         return Retrieval([], "none")
 
 
-def random_entries(entries: Iterable[MemoryEntry], n: int, seed: int,
+def random_entries(entries: Iterable[MemoryEntry], n: int, seed: int | str,
                    exclude_task_ids: Iterable = ()) -> list[MemoryEntry]:
     """The placebo baseline: `n` entries drawn at random, ignoring category.
 
-    Deterministic for a seed whatever the input order (entries are sorted by id before drawing);
+    Deterministic for a seed (an int, or a str such as "42:gsm8k:17", which `random` hashes
+    with sha512, not the salted `hash()`) whatever the input order (entries are sorted by id);
     the leakage guard applies as in `Retriever.retrieve`.
     """
     exclude = {tuple(x) if isinstance(x, (tuple, list)) else x for x in exclude_task_ids}

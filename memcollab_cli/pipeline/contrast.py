@@ -22,7 +22,8 @@ from pathlib import Path
 
 from memcollab_cli import prompts
 from memcollab_cli.jsonl import append_jsonl, read_jsonl, repair_tail, stream_jsonl
-from memcollab_cli.memory import Constraint, constraint_schema, make_pairs, validate_constraint
+from memcollab_cli.memory import (Constraint, clean_constraint, constraint_schema, make_pairs,
+                                  validate_constraint)
 from memcollab_cli.pipeline.transcript import attempt_text, task_text
 from memcollab_cli.runtime.base import Model, Request
 
@@ -90,15 +91,15 @@ def _summarize(jobs, summarizer: Model, template, out: Path, k: int, summary: Co
         accepted, rejections = [], []
         for raw in _parse(reply)[:k]:
             summary.proposed += 1
-            reason = validate_constraint(raw.get("when", ""), raw.get("enforce", ""), raw.get("avoid", ""),
-                                         task_text(pos), pos.get("answer", ""))
+            when, enforce, avoid = clean_constraint(str(raw.get("when", "")), str(raw.get("enforce", "")),
+                                                    str(raw.get("avoid", "")))
+            reason = validate_constraint(when, enforce, avoid, task_text(pos), pos.get("answer", ""))
             if reason:
                 rejected[reason] += 1
                 rejections.append({**raw, "reason": reason})
                 continue
             constraint = Constraint(
-                task_id=task_id, benchmark=benchmark, when=raw["when"], enforce=raw["enforce"],
-                avoid=raw["avoid"], pos={"model": pos["model"]["name"], "record": pos["id"]},
+                task_id=task_id, benchmark=benchmark, when=when, enforce=enforce, avoid=avoid, pos={"model": pos["model"]["name"], "record": pos["id"]},
                 neg={"model": neg["model"]["name"], "record": neg["id"]} if neg else {"model": "", "record": ""},
                 summarizer=summarizer.name, prompt=template.hash)
             accepted.append(constraint)

@@ -14,6 +14,10 @@ A spec is one of:
   needed, comes from the environment variable `MEMCOLLAB_API_KEY`;
 - `scripted`: the scripted test engine (no replies queued; for wiring tests).
 
+`parallel` (the CLI's `--parallel N`): for a GGUF file, N > 1 gives the batched engine
+(`runtime.batched.BatchedLlamaModel`, N sequences decoded together, `n_ctx` tokens each); for a
+server it is the request concurrency unless the URL sets `concurrency`.
+
 Nothing is loaded here: engines load lazily on their first request. Left out: guessing
 specs (a name that is neither a file nor in the catalog is an error listing the choices).
 """
@@ -29,7 +33,7 @@ from memcollab_cli.runtime import catalog
 from memcollab_cli.runtime.base import Model
 
 
-def _parse_server(spec: str):
+def _parse_server(spec: str, parallel: int = 1):
     from memcollab_cli.runtime.server import ServerModel
 
     parts = urlsplit(spec)
@@ -49,15 +53,24 @@ def _parse_server(spec: str):
             kwargs[key] = known[key](value)
         except ValueError:
             raise ModelError(f"{spec!r}: option {key}={value!r} is not a number") from None
+    if parallel > 1:
+        kwargs.setdefault("concurrency", parallel)
     return ServerModel(base, model=parts.fragment or None,
                        api_key=os.environ.get("MEMCOLLAB_API_KEY"), **kwargs)
 
 
 def load_model(spec: str, *, n_ctx: int = 4096, gpu_layers: int | None = None,
                chat_format: str | None = None, n_threads: int | None = None,
-               verbose: bool = False) -> Model:
+               verbose: bool = False, parallel: int = 1) -> Model:
     """The model named by `spec` (see the module docstring). Engine options apply to GGUF files."""
     from memcollab_cli.runtime.llama import LlamaModel
+
+    def engine(path, **kw):
+        if parallel > 1:
+            from memcollab_cli.runtime.batched import BatchedLlamaModel
+
+            return BatchedLlamaModel(path, parallel=parallel, **kw)
+        return LlamaModel(path, **kw)
 
     spec = spec.strip()
     if spec == "scripted":
@@ -65,17 +78,17 @@ def load_model(spec: str, *, n_ctx: int = 4096, gpu_layers: int | None = None,
 
         return ScriptedModel()
     if spec.startswith(("http://", "https://")):
-        return _parse_server(spec)
+        return _parse_server(spec, parallel)
     options = dict(n_ctx=n_ctx, gpu_layers=gpu_layers, chat_format=chat_format,
                    n_threads=n_threads, verbose=verbose)
     if spec in catalog.names():
-        return LlamaModel(catalog.resolve(spec), name=spec, **options)
+        return engine(catalog.resolve(spec), name=spec, **options)
     path = Path(spec).expanduser()
     if path.exists() or path.suffix == ".gguf" or os.sep in spec:
         from memcollab_cli.runtime import gguf
 
         gguf.check_gguf(path)  # fail now, with the file named, not at the first request
         entry = next((e for e in catalog.list_models() if e.path == path.resolve()), None)
-        return LlamaModel(path, name=entry.name if entry else path.stem, **options)
+        return engine(path, name=entry.name if entry else path.stem, **options)
     raise ModelError(f"unknown model {spec!r}: not a file, not a catalog name "
                      f"({', '.join(catalog.names())}) and not a server URL (http://HOST:PORT#MODEL)")
