@@ -45,7 +45,7 @@ def test_rerun_resumes_and_skips_finished_tasks(tmp_path):
     summary = solve(model, TASKS, out)
     assert (summary.skipped, summary.solved, summary.graded) == (2, 2, 4)
     assert len(model.history) == 2
-    ids = [json.loads(l)["task_id"] for l in out.read_text().splitlines()]
+    ids = [json.loads(line)["task_id"] for line in out.read_text().splitlines()]
     assert sorted(ids) == ["0", "1", "2", "3"]
 
 
@@ -55,7 +55,7 @@ def test_a_partial_last_line_from_a_crash_is_dropped_and_redone(tmp_path):
     with open(out, "a") as fh:
         fh.write('{"task_id": "2", "trunc')
     solve(doubling_model(), TASKS, out)
-    ids = [json.loads(l)["task_id"] for l in out.read_text().splitlines()]
+    ids = [json.loads(line)["task_id"] for line in out.read_text().splitlines()]
     assert sorted(ids) == ["0", "1", "2", "3"]
 
 
@@ -72,7 +72,7 @@ def test_same_inputs_give_the_same_records_but_for_timings(tmp_path):
     solve(doubling_model(), TASKS, b)
 
     def strip(path):
-        recs = [json.loads(l) for l in path.read_text().splitlines()]
+        recs = [json.loads(line) for line in path.read_text().splitlines()]
         for r in recs:
             r["usage"].pop("seconds")
         return recs

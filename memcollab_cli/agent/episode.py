@@ -19,7 +19,14 @@ from dataclasses import dataclass
 from memcollab_cli import prompts
 from memcollab_cli.records import Trajectory, Usage
 from memcollab_cli.runtime.base import Completion, Message, Request
-from memcollab_cli.tasks import Task, extract_answer, extract_code, run_public_tests, run_python, verify
+from memcollab_cli.tasks import (
+    Task,
+    extract_answer,
+    extract_code,
+    run_public_tests,
+    run_python,
+    verify,
+)
 
 FEEDBACK_CHARS = 1500  # sandbox output shown back to the model; long tracebacks only add noise
 

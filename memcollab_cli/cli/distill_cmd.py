@@ -55,7 +55,8 @@ def distill(
 
     Examples:
 
-      memcollab distill --strong qwen2.5-coder-0.5b --weak smollm2-135m -b gsm8k --split train -n 100 -o banks/collab-cross.jsonl
+      memcollab distill --strong qwen2.5-coder-0.5b --weak smollm2-135m -b gsm8k --split train \
+          -n 100 -o banks/collab-cross.jsonl
 
       memcollab distill --strong qwen2.5-coder-1.5b --mode self -n 100 -o banks/self-qwen15.jsonl
     """

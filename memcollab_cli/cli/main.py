@@ -5,8 +5,17 @@ from __future__ import annotations
 import typer
 
 from memcollab_cli import __version__
-from memcollab_cli.cli import (bank_cmd, contrast_cmd, data_cmd, distill_cmd, eval_cmd, grade_cmd,
-                              models_cmd, solve_cmd, transfer_cmd)
+from memcollab_cli.cli import (
+    bank_cmd,
+    contrast_cmd,
+    data_cmd,
+    distill_cmd,
+    eval_cmd,
+    grade_cmd,
+    models_cmd,
+    solve_cmd,
+    transfer_cmd,
+)
 
 app = typer.Typer(
     name="memcollab",

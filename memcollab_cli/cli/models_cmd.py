@@ -61,7 +61,7 @@ def pull(
                           console=common.err_console()) as progress:
                 tid = progress.add_task(name, total=entry.size or None, stage="")
 
-                def report(stage: str, done: int, total: int) -> None:
+                def report(stage: str, done: int, total: int, tid=tid, progress=progress) -> None:
                     progress.update(tid, completed=done, total=total or None, stage=stage)
 
                 path = pull_model(name, report, force=force)

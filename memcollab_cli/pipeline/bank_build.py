@@ -11,8 +11,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from memcollab_cli.jsonl import append_jsonl, read_jsonl
-from memcollab_cli.memory import (Constraint, load_taxonomy, merge_entries, read_constraints,
-                                  taxonomy_for_benchmark, write_bank)
+from memcollab_cli.memory import (
+    Constraint,
+    load_taxonomy,
+    merge_entries,
+    read_constraints,
+    taxonomy_for_benchmark,
+    write_bank,
+)
 from memcollab_cli.pipeline.contrast import log_path
 from memcollab_cli.pipeline.recall import classify
 from memcollab_cli.runtime.base import Model

@@ -22,8 +22,13 @@ from pathlib import Path
 
 from memcollab_cli import prompts
 from memcollab_cli.jsonl import append_jsonl, read_jsonl, repair_tail, stream_jsonl
-from memcollab_cli.memory import (Constraint, clean_constraint, constraint_schema, make_pairs,
-                                  validate_constraint)
+from memcollab_cli.memory import (
+    Constraint,
+    clean_constraint,
+    constraint_schema,
+    make_pairs,
+    validate_constraint,
+)
 from memcollab_cli.pipeline.transcript import attempt_text, task_text
 from memcollab_cli.runtime.base import Model, Request
 
@@ -88,29 +93,29 @@ def _summarize(jobs, summarizer: Model, template, out: Path, k: int, summary: Co
         reply = summarizer.complete(Request(
             messages=[{"role": "user", "content": prompt_text}], max_tokens=SUMMARY_TOKENS,
             temperature=0.0, seed=42, json_schema=constraint_schema(k))).text
+        proposals = _parse(reply)
+        if not proposals:
+            rejected["unparseable reply"] += 1
+        provenance = dict(task_id=task_id, benchmark=benchmark, summarizer=summarizer.name, prompt=template.hash,
+                          pos={"model": pos["model"]["name"], "record": pos["id"]},
+                          neg={"model": neg["model"]["name"], "record": neg["id"]} if neg else
+                          {"model": "", "record": ""})
         accepted, rejections = [], []
-        for raw in _parse(reply)[:k]:
+        for raw in proposals[:k]:
             summary.proposed += 1
-            when, enforce, avoid = clean_constraint(str(raw.get("when", "")), str(raw.get("enforce", "")),
-                                                    str(raw.get("avoid", "")))
+            when, enforce, avoid = clean_constraint(*(str(raw.get(f, "")) for f in ("when", "enforce", "avoid")))
             reason = validate_constraint(when, enforce, avoid, task_text(pos), pos.get("answer", ""))
             if reason:
                 rejected[reason] += 1
                 rejections.append({**raw, "reason": reason})
-                continue
-            constraint = Constraint(
-                task_id=task_id, benchmark=benchmark, when=when, enforce=enforce, avoid=avoid, pos={"model": pos["model"]["name"], "record": pos["id"]},
-                neg={"model": neg["model"]["name"], "record": neg["id"]} if neg else {"model": "", "record": ""},
-                summarizer=summarizer.name, prompt=template.hash)
-            accepted.append(constraint)
-        if not _parse(reply):
-            rejected["unparseable reply"] += 1
+            else:
+                accepted.append(Constraint(when=when, enforce=enforce, avoid=avoid, **provenance))
         for c in accepted:
             append_jsonl(out, c.to_dict())
         # The log line goes last: a pair counts as done only once its constraints are on disk.
         append_jsonl(log, {"task_id": task_id, "benchmark": benchmark, "pos": key[1], "neg": key[2],
-                           "problem": task_text(pos), "summarizer": summarizer.name, "prompt": template.hash, "reply": reply,
-                           "accepted": [c.id for c in accepted], "rejected": rejections})
+                           "problem": task_text(pos), "summarizer": summarizer.name, "prompt": template.hash,
+                           "reply": reply, "accepted": [c.id for c in accepted], "rejected": rejections})
         summary.accepted += len(accepted)
         summary.rejected = dict(rejected)
         if on_pair:

@@ -29,7 +29,7 @@ def classify(model: Model, tasks: list[Task], taxonomy: Taxonomy, parallel: int 
     out: dict[str, tuple[str, str]] = {}
     for start in range(0, len(requests), max(1, parallel)):
         batch = requests[start:start + max(1, parallel)]
-        for task, completion in zip(tasks[start:start + len(batch)], model.complete_many(batch)):
+        for task, completion in zip(tasks[start:start + len(batch)], model.complete_many(batch), strict=True):
             out[task.id] = taxonomy.normalize(*_parse_classification(completion.text))
     return out
 
