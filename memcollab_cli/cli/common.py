@@ -72,6 +72,13 @@ Shard = Annotated[str | None, typer.Option(
 MbppDir = Annotated[Path | None, typer.Option(
     "--mbpp-dir", envvar="MEMCOLLAB_MBPP", help="Directory holding mbpp.jsonl and sanitized-mbpp.json.")]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")]
+TopP = Annotated[int, typer.Option("--top-p", help="Constraints retrieved per task.", min=0)]
+ModelFilter = Annotated[bool, typer.Option(
+    "--model-filter", help="Keep only memories whose model pair includes the solving model.")]
+MaxTurns = Annotated[int, typer.Option("--max-turns", min=1, help="Model calls per task.")]
+MaxTokens = Annotated[int, typer.Option("--max-tokens", min=16, help="Tokens per model call.")]
+Temperature = Annotated[float, typer.Option("--temperature", min=0.0)]
+Seed = Annotated[int, typer.Option("--seed")]
 Parallel = Annotated[int, typer.Option("--parallel", "-p", min=1,
                                        help="Tasks in flight at once, decoded as one batch.")]
 

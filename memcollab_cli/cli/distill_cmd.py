@@ -36,9 +36,9 @@ def distill(
     runs_dir: Annotated[Path | None, typer.Option(
         "--runs-dir", help="Trajectory directory; share it between banks to reuse runs "
         "[default: WORKDIR/runs].", file_okay=False)] = None,
-    max_turns: Annotated[int, typer.Option("--max-turns", min=1)] = 3,
-    max_tokens: Annotated[int, typer.Option("--max-tokens", min=16)] = 512,
-    seed: Annotated[int, typer.Option("--seed")] = 42,
+    max_turns: common.MaxTurns = 3,
+    max_tokens: common.MaxTokens = 512,
+    seed: common.Seed = 42,
     parallel: common.Parallel = 1,
     n_ctx: common.NCtx = 8192,
     gpu_layers: common.GpuLayers = None,

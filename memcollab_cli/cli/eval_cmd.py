@@ -63,13 +63,6 @@ FromRuns = Annotated[bool, typer.Option(
 FailIfWorse = Annotated[bool, typer.Option(
     "--fail-if-worse", help=f"Exit with status {EXIT_WORSE} when any bank's accuracy is below no "
     "memory (paired, placebos excluded).")]
-TopP = Annotated[int, typer.Option("--top-p", help="Constraints retrieved per task.", min=0)]
-ModelFilter = Annotated[bool, typer.Option(
-    "--model-filter", help="Keep only memories whose model pair includes the solving model.")]
-MaxTurns = Annotated[int, typer.Option("--max-turns", min=1, help="Model calls per task.")]
-MaxTokens = Annotated[int, typer.Option("--max-tokens", min=16, help="Tokens per model call.")]
-Temperature = Annotated[float, typer.Option("--temperature", min=0.0)]
-Seed = Annotated[int, typer.Option("--seed")]
 Outdir = Annotated[Path, typer.Option(
     "--outdir", "-o", file_okay=False,
     help="Directory of trajectory files, one <model>.jsonl per model (resumes).")]
@@ -150,12 +143,12 @@ def eval_(
         "--merge", dir_okay=False, show_default=False,
         help="Merge the trajectory FILES (shards) into this file, then report from it.")] = None,
     fail_if_worse_: FailIfWorse = False,
-    top_p: TopP = 3,
-    model_filter: ModelFilter = False,
-    max_turns: MaxTurns = 3,
-    max_tokens: MaxTokens = 512,
-    temperature: Temperature = 0.0,
-    seed: Seed = 42,
+    top_p: common.TopP = 3,
+    model_filter: common.ModelFilter = False,
+    max_turns: common.MaxTurns = 3,
+    max_tokens: common.MaxTokens = 512,
+    temperature: common.Temperature = 0.0,
+    seed: common.Seed = 42,
     parallel: common.Parallel = 1,
     n_ctx: common.NCtx = 4096,
     gpu_layers: common.GpuLayers = None,

@@ -1,0 +1,143 @@
+"""The batched engine on the real smollm2-135m (small contexts, a few tokens per call)."""
+
+from __future__ import annotations
+
+import pytest
+
+from memcollab_cli.agent import Episode, SolveParams, run_episodes
+from memcollab_cli.errors import ModelError
+from memcollab_cli.runtime import load_model
+from memcollab_cli.runtime.base import Request
+from memcollab_cli.runtime.batched import BatchedLlamaModel
+from memcollab_cli.tasks import Task
+
+SYSTEM = {"role": "system", "content": "You are a helpful assistant. Answer briefly."}
+QUESTIONS = ["What is 2+2?", "Name a fruit.", "What colour is the sky?", "Say hello.",
+             "What is the capital of France?", "Count to three."]
+
+
+def ask(question: str, **kw) -> Request:
+    return Request(messages=[SYSTEM, {"role": "user", "content": question}],
+                   max_tokens=kw.pop("max_tokens", 8), **kw)
+
+
+@pytest.fixture(scope="module")
+def batched(smollm2_path):
+    pytest.importorskip("llama_cpp")
+    model = BatchedLlamaModel(smollm2_path, name="smollm2-135m", parallel=3, n_ctx=512)
+    model.load()
+    yield model
+    model.close()
+
+
+def fresh(smollm2_path, parallel=3):
+    return BatchedLlamaModel(smollm2_path, name="smollm2-135m", parallel=parallel, n_ctx=512)
+
+
+def test_loader_picks_the_batched_engine_for_parallel_gguf(smollm2_path):
+    assert isinstance(load_model(str(smollm2_path), parallel=4), BatchedLlamaModel)
+    assert not isinstance(load_model(str(smollm2_path)), BatchedLlamaModel)
+    assert load_model("http://127.0.0.1:9#m", parallel=6).concurrency == 6
+    assert load_model("http://127.0.0.1:9?concurrency=2#m", parallel=6).concurrency == 2
+
+
+@pytest.mark.model
+def test_prompt_is_formatted_exactly_as_the_sequential_engine_does(batched, smollm2):
+    req = ask("What is 2+2?")
+    tokens, stops = batched.format(req)
+    assert len(tokens) == smollm2.complete(req).prompt_tokens
+    assert smollm2.load()._input_ids[: len(tokens)].tolist() == tokens  # what Llama evaluated
+    assert stops  # the template's end-of-turn string
+
+
+@pytest.mark.model
+def test_complete_many_returns_every_request_in_order(batched):
+    reqs = [ask(q) for q in QUESTIONS]  # more requests than slots: refill
+    out = batched.complete_many(reqs)
+    assert len(out) == len(reqs)
+    for c, r in zip(out, reqs, strict=True):
+        assert c.prompt_tokens > 10 and 0 < c.completion_tokens <= 8
+        assert c.finish_reason in ("stop", "length") and c.extra["sampling"]["batch"] == 3
+    # one at a time through the same engine gives the same prompts and budgets
+    single = batched.complete(reqs[1])
+    assert single.prompt_tokens == out[1].prompt_tokens
+
+
+@pytest.mark.model
+def test_max_tokens_and_length(batched):
+    c = batched.complete(ask("Write a long story about a dragon.", max_tokens=5))
+    assert (c.completion_tokens, c.finish_reason) == (5, "length")
+
+
+@pytest.mark.model
+def test_stop_string_cuts_the_text(batched):
+    free = batched.complete(ask("Count from 1 to 10, separated by commas.", max_tokens=24))
+    assert "," in free.text
+    cut = batched.complete(ask("Count from 1 to 10, separated by commas.", max_tokens=24, stop=(",",)))
+    assert "," not in cut.text and cut.finish_reason == "stop"
+    assert free.text.startswith(cut.text)
+
+
+@pytest.mark.model
+def test_same_requests_same_order_same_outputs(smollm2_path):
+    reqs = [ask(q, max_tokens=10) for q in QUESTIONS]
+    runs = []
+    for _ in range(2):
+        with fresh(smollm2_path) as m:
+            runs.append([(c.text, c.completion_tokens, c.cached_tokens) for c in m.complete_many(reqs)])
+    assert runs[0] == runs[1]
+
+
+@pytest.mark.model
+def test_prefix_reuse_per_slot_fills_cached_tokens(smollm2_path):
+    with fresh(smollm2_path, parallel=2) as m:
+        first = m.complete_many([ask("Name a fruit."), ask("Say hello.")])
+        assert [c.cached_tokens for c in first] == [0, 0]
+        again = m.complete_many([ask("Name a colour."), ask("Say hello.")])
+        # the system prompt is shared; the repeated request reuses all but its last token
+        assert 10 < again[0].cached_tokens < again[0].prompt_tokens
+        assert again[1].cached_tokens == again[1].prompt_tokens - 1
+
+
+@pytest.mark.model
+def test_sampling_above_zero_is_seeded(smollm2_path):
+    req = ask("Tell me a word.", temperature=1.0, seed=7, max_tokens=6)
+    with fresh(smollm2_path, parallel=2) as a, fresh(smollm2_path, parallel=2) as b:
+        assert a.complete(req).text == b.complete(req).text
+
+
+@pytest.mark.model
+def test_json_schema_requests_run_on_the_sequential_path(batched):
+    schema = {"type": "object", "properties": {"answer": {"type": "integer"}}, "required": ["answer"]}
+    out = batched.complete_many([ask("What is 2+2? Reply in JSON.", max_tokens=16, json_schema=schema),
+                                 ask("Say hello.")])
+    assert out[0].text.strip().startswith("{") and out[0].extra["json_schema"] is True
+    assert out[1].extra["json_schema"] is False
+
+
+@pytest.mark.model
+def test_prompt_longer_than_a_sequence_context_is_a_model_error(batched):
+    with pytest.raises(ModelError, match="exceed context window"):
+        batched.complete(ask("word " * 700))
+
+
+@pytest.mark.model
+def test_describe_records_the_batch_settings(batched):
+    d = batched.describe()
+    assert (d["engine"], d["batch"], d["flash_attn"], d["kv_unified"]) == ("llama-batched", 3, True, False)
+    assert d["n_ctx"] == 512 and d["sha256"]
+
+
+@pytest.mark.model
+def test_episodes_through_the_batched_engine_finish_once_and_repeat(smollm2_path):
+    tasks = [Task(id=str(i), benchmark="toy", domain="math", question=f"What is {i} + {i}?",
+                  answer=str(2 * i)) for i in range(5)]
+
+    def run():
+        with fresh(smollm2_path, parallel=3) as m:
+            eps = [Episode(t, SolveParams(max_tokens=12, max_turns=2, parallel=3)) for t in tasks]
+            return [(e.task.id, e.messages, e.usage.cached_tokens) for e in run_episodes(m, eps, 3)]
+
+    first = run()
+    assert sorted(i for i, _, _ in first) == [str(i) for i in range(5)]
+    assert first == run()
