@@ -69,6 +69,8 @@ def main(argv=None) -> int:
     ap.add_argument("--max-tokens", type=int, default=16)
     ap.add_argument("--n-ctx", type=int, default=4096)
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--questions", choices=["gsm8k", "short"], default="gsm8k",
+                    help="GSM8K questions (~60 tokens each) or one-line arithmetic questions")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
 
@@ -83,7 +85,10 @@ def main(argv=None) -> int:
         kind="arithmetic / multi-step word problems",
         constraints="\n".join(f"{k}. {c}" for k, c in enumerate(CONSTRAINTS, start=1)))
     system = prompts.load("solve_math").render(memory=block)
-    questions = [t.question for t in load_tasks("gsm8k", limit=args.calls + 1)]
+    if args.questions == "short":
+        questions = [f"What is {17 * i + 3} times {i + 2}?" for i in range(args.calls + 1)]
+    else:
+        questions = [t.question for t in load_tasks("gsm8k", limit=args.calls + 1)]
 
     model = load_model(args.model, n_ctx=args.n_ctx, n_threads=args.threads)  # parallel 1: LlamaModel
     llm = model.load()
@@ -123,11 +128,12 @@ def main(argv=None) -> int:
                           "prompt_eval_speedup": speedup, "load": loads}, indent=2))
         return 0
     print(f"{model.name} · memory block {block_tokens} tokens, system prompt {system_tokens} · "
-          f"{args.calls} calls × {args.reps} reps per scenario · max_tokens {args.max_tokens} · "
+          f"{args.questions} questions · {args.calls} calls × {args.reps} reps per scenario · "
+          f"max_tokens {args.max_tokens} · "
           f"{args.threads} threads · load {'/'.join(map(str, loads))}")
     print()
-    print("| scenario | prompt tok/call | reused (cached) | evaluated | prompt-eval ms/call (min/median) "
-          "| wall ms/call (median) |")
+    print("| scenario | prompt tok/call | reused (cached) | evaluated "
+          "| prompt-eval ms/call (min/median) | wall ms/call (median) |")
     print("|---|---|---|---|---|---|")
     for s, m in med.items():
         print(f"| {s} | {m['prompt_tokens']:.0f} | {m['cached']:.0f} | {m['evaluated']:.0f} | "

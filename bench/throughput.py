@@ -229,7 +229,8 @@ def main(argv=None) -> int:
             keys.append((c["engine"], c["parallel"]))
     for engine, n in keys:
         group = [c for c in cells if (c["engine"], c["parallel"]) == (engine, n)]
-        med = lambda k: statistics.median(c[k] for c in group)  # noqa: E731
+        def med(k, group=group):
+            return statistics.median(c[k] for c in group)
         ratios = "/".join(f"{c['ratio']:.2f}" for c in group)
         cached = (f"{group[-1]['cached_tokens']}/{group[-1]['prompt_tokens']}"
                   if group[-1]["prompt_tokens"] is not None else "-")

@@ -59,8 +59,8 @@ GpuLayers = Annotated[int | None, typer.Option(
     "CUDA/Metal, else 0].", show_default=False)]
 ChatFormat = Annotated[str | None, typer.Option(
     "--chat-format", help="llama.cpp chat format for a GGUF without a template (e.g. chatml, llama-2).")]
-Threads = Annotated[int | None, typer.Option("--threads", help="CPU threads [default: all cores].",
-                                             show_default=False)]
+Threads = Annotated[int | None, typer.Option(
+    "--threads", envvar="MEMCOLLAB_THREADS", help="CPU threads [default: all cores].", show_default=False)]
 Benchmark = Annotated[str, typer.Option(
     "--benchmark", "-b", help="gsm8k, math500, humaneval, mbpp, mbpp-sanitized, or a tasks .jsonl path.")]
 Split = Annotated[str | None, typer.Option("--split", help="Dataset split [default: test].",

@@ -31,7 +31,17 @@ Pipeline: solve -> contrast -> distill (bank) -> eval / transfer. `distill --str
 runs the whole chain.
 
 Environment: MEMCOLLAB_HOME (models, data, caches; default ~/.cache/memcollab),
-MEMCOLLAB_MBPP (MBPP data directory), MEMCOLLAB_PROMPTS (prompt directory).""",
+MEMCOLLAB_MBPP (MBPP data directory), MEMCOLLAB_PROMPTS (prompt directory),
+MEMCOLLAB_THREADS (CPU threads per model), MEMCOLLAB_SANDBOX (bwrap, unshare or plain),
+MEMCOLLAB_API_KEY (for server models).
+
+Examples:
+
+  memcollab models pull smollm2-135m qwen2.5-coder-0.5b
+
+  memcollab distill --strong qwen2.5-coder-0.5b --weak smollm2-135m -n 100 -o banks/cross.jsonl
+
+  memcollab eval -m qwen2.5-coder-0.5b -b gsm8k -n 100 --bank banks/cross.jsonl --placebo""",
 )
 
 

@@ -72,7 +72,9 @@ class LlamaModel:
         self.n_ctx = n_ctx
         self.requested_gpu_layers = gpu_layers
         self.requested_chat_format = chat_format
-        self.n_threads = n_threads or os.cpu_count() or 1
+        # MEMCOLLAB_THREADS caps threads machine-wide: two llama.cpp processes whose threads
+        # outnumber the cores spin-wait on each other and slow down many times over.
+        self.n_threads = n_threads or int(os.environ.get("MEMCOLLAB_THREADS", 0)) or os.cpu_count() or 1
         self.n_threads_batch = n_threads_batch or self.n_threads
         self.n_batch = n_batch
         self.seed = seed
