@@ -53,6 +53,31 @@ def test_rejections(fields, answer, reason):
     assert validate_constraint(*fields, TASK, answer) == reason
 
 
+@pytest.mark.parametrize("fields, reason", [
+    # Real replies from qwen2.5-coder-0.5b as a summarizer, before these rules existed.
+    (("a letter is written several times a week", "he writes a 3 * 2 = 6 page total",
+      "counting once"), "contains a calculation"),
+    (("Natalia sells clips over two months", GOOD[1], GOOD[2]), "names the task's entities (Natalia)"),
+    (("sales in April and May are compared", GOOD[1], GOOD[2]), "names the task's entities (April, May)"),
+    (("she sold half as many clips in the second month", GOOD[1], GOOD[2]), "copies the task's wording"),
+])
+def test_copying_the_task_is_rejected(fields, reason):
+    assert validate_constraint(*fields, TASK, "72") == reason
+
+
+def test_copies_of_the_prompt_examples_and_repetition_are_rejected():
+    examples = '{"when": "a quantity changes by a percentage and then changes again"}'
+    assert validate_constraint("a quantity changes by a percentage and then changes again", GOOD[1],
+                               GOOD[2], TASK, "72", prompt_examples=examples) == "copies the prompt's examples"
+    assert validate_constraint(GOOD[0], "checking the units", "Checking the units.", TASK, "72") == \
+        "repeats itself"
+
+
+def test_sentence_words_and_general_terms_are_not_names():
+    assert validate_constraint("When a total is split, then recombined", "The parts must sum back",
+                               "If unsure, skipping the check", TASK, "72") is None
+
+
 def test_number_rules():
     # Single digits are everyday reasoning words; numbers absent from the task are knowledge.
     assert validate_constraint("splitting into 2 cases", "summing the 3 parts",
@@ -97,7 +122,7 @@ def test_schema():
     assert (arr["minItems"], arr["maxItems"]) == (1, 2)
     assert arr["items"]["required"] == ["when", "enforce", "avoid"]
     assert arr["items"]["properties"]["when"] == {"type": "string", "minLength": 3,
-                                                  "maxLength": 320}
+                                                  "maxLength": 240}
     assert s["additionalProperties"] is False
     json.dumps(s)  # serializable for llama.cpp
 

@@ -45,17 +45,18 @@ def contrast(
 
       memcollab contrast runs/qwen05.jsonl runs/smol.jsonl -s qwen2.5-coder-0.5b -o constraints.jsonl
     """
-    from memcollab_cli.memory import PAIR_POLICIES
+    from memcollab_cli.memory import POLICIES
     from memcollab_cli.pipeline.contrast import contrast as run_contrast
 
     with common.user_errors():
-        if policy not in PAIR_POLICIES:
-            raise typer.BadParameter(f"choose one of {', '.join(PAIR_POLICIES)}", param_hint="--pair-policy")
+        if policy not in POLICIES:
+            raise typer.BadParameter(f"choose one of {', '.join(POLICIES)}", param_hint="--pair-policy")
         engine = common.open_model(summarizer, n_ctx, gpu_layers, chat_format, threads)
         try:
             with stage_progress(f"contrast · {engine.name}", None) as advance:
                 summary = run_contrast(runs, engine, out, strong=strong, policy=policy, k=k,
-                                       on_pair=lambda s: advance(f"{s.accepted} kept"))
+                                       on_pair=lambda s: advance(f"{s.accepted} kept"),
+                                       on_start=lambda s: advance(n=0, total=s.pairs))
         finally:
             engine.close()
     s = summary.to_dict()

@@ -16,6 +16,9 @@ def distill(
     strong: Annotated[str, typer.Option("--strong", help="Stronger model: solves, summarizes, classifies.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Bank to write.", dir_okay=False)],
     weak: Annotated[str | None, typer.Option("--weak", help="Weaker model (mode collab).")] = None,
+    summarizer: Annotated[str | None, typer.Option(
+        "--summarizer", help="Model that contrasts and classifies [default: the strong model].",
+        show_default=False)] = None,
     benchmark: common.Benchmark = "gsm8k",
     split: common.Split = "train",
     limit: common.Limit = None,
@@ -69,14 +72,16 @@ def distill(
         strong_model = common.open_model(strong, n_ctx, gpu_layers, chat_format, threads, parallel)
         weak_model = common.open_model(weak, n_ctx, gpu_layers, chat_format, threads, parallel) \
             if weak and mode == "collab" else None
+        summary_model = common.open_model(summarizer, n_ctx, gpu_layers, chat_format, threads) \
+            if summarizer else None
         try:
             summary = run_distill(strong_model, weak_model, tasks, out, mode=mode, policy=policy, k=k,
-                                  threshold=threshold, params=params, workdir=workdir,
-                                  runs_dir=runs_dir, taxonomy=taxonomy, report=stage_progress)
+                                  threshold=threshold, params=params, workdir=workdir, runs_dir=runs_dir,
+                                  taxonomy=taxonomy, summarizer=summary_model, report=stage_progress)
         finally:
-            strong_model.close()
-            if weak_model:
-                weak_model.close()
+            for model in (strong_model, weak_model, summary_model):
+                if model:
+                    model.close()
     s = summary.to_dict()
     if json_:
         common.print_json(s)

@@ -10,16 +10,17 @@ from memcollab_cli.cli.common import err_console
 
 
 @contextmanager
-def stage_progress(description: str, total: int):
-    """Yields `advance(stats="")`: one item done, with a short stats text to show."""
+def stage_progress(description: str, total: int | None):
+    """Yields `advance(stats="", n=1, total=None)`: n items done (0 to only update the stats or,
+    with `total`, the number of items once it is known)."""
     progress = Progress(TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(),
                         TextColumn("{task.fields[stats]}", markup=False), TimeElapsedColumn(),
                         console=err_console())
     with progress:
         tid = progress.add_task(description, total=total, stats="")
 
-        def advance(stats: str = "", n: int = 1) -> None:
-            progress.update(tid, advance=n, stats=stats)
+        def advance(stats: str = "", n: int = 1, total: int | None = None) -> None:
+            progress.update(tid, advance=n, stats=stats, **({"total": total} if total is not None else {}))
 
         yield advance
 

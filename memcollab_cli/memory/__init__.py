@@ -40,10 +40,9 @@ from memcollab_cli.memory.retrieval import (
 )
 from memcollab_cli.memory.taxonomy import Taxonomy, load_taxonomy, taxonomy_for_benchmark
 
-PAIR_POLICIES = POLICIES  # the name the CLI uses for --pair-policy choices
 
 __all__ = [
-    "CONSTRAINT_SCHEMA", "FORMAT", "PAIR_POLICIES", "POLICIES", "BankDiff", "Constraint",
+    "CONSTRAINT_SCHEMA", "FORMAT", "POLICIES", "BankDiff", "Constraint",
     "MemoryEntry", "Merge", "Pair", "Retrieval", "Retriever", "Taxonomy", "bank_lock",
     "bank_stats", "clean_constraint", "constraint_schema", "diff_banks", "entry_id",
     "load_taxonomy", "make_pairs", "merge_banks", "merge_entries", "random_entries", "read_bank",

@@ -29,7 +29,19 @@ KEYS = ("avoid", "benchmark", "enforce", "format", "id", "neg", "pos", "prompt",
 # per word) so the grammar stops a runaway field before validation has to.
 MAX_WORDS = 40
 MIN_CHARS = 3
-MAX_CHARS = 320
+MAX_CHARS = 240
+
+# Copying: a small summarizer often pastes the problem back instead of abstracting it. Five words
+# in a row from the task ("the number of yellow flowers") are its wording, not a general rule.
+COPY_NGRAM = 5
+# A calculation with the task's quantities ("3 * 2 = 6") is a worked step, not a constraint.
+_CALCULATION = re.compile(r"\d\s*[-+*/×÷=^]\s*\d")
+# A capitalized word of the task inside a constraint is a name (Natalia, April, Albert), unless it
+# is one of the words that start sentences anyway.
+_SENTENCE_WORDS = {"a", "an", "and", "as", "at", "but", "each", "every", "for", "from", "how", "if",
+                   "in", "it", "its", "of", "on", "or", "so", "the", "then", "there", "this", "to",
+                   "what", "when", "where", "which", "while", "with", "let", "find", "given", "suppose",
+                   "compute", "write", "return"}
 
 # Signs of code, as (label, pattern). Patterns rather than substrings because constraints are
 # prose that may say "return to the original equation" or use math notation such as f(x).
@@ -186,7 +198,7 @@ def _answer_forms(answer: str) -> str:
 
 
 def validate_constraint(when: str, enforce: str, avoid: str, task_text: str,
-                        answer: str = "") -> str | None:
+                        answer: str = "", *, prompt_examples: str = "") -> str | None:
     """Why a constraint must be rejected, or None when it is acceptable.
 
     Checked in this order (the first failing rule is reported):
@@ -197,7 +209,13 @@ def validate_constraint(when: str, enforce: str, avoid: str, task_text: str,
       answer of 3+ characters appears verbatim (case and spaces ignored);
     - "quotes the task's numbers (48, 120)": a number of two or more characters that occurs in
       the task text or the answer. Single digits are allowed (see `_is_trivial`), and so are
-      numbers the task does not contain ("360 degrees"), which are general knowledge.
+      numbers the task does not contain ("360 degrees"), which are general knowledge;
+    - "contains a calculation": digits joined by an operator or "=" ("3 * 2 = 6");
+    - "names the task's entities (April, Natalia)": a capitalized word of the task;
+    - "copies the task's wording": five words in a row from the task text;
+    - "copies the prompt's examples": five words in a row from `prompt_examples`, the style
+      examples the summarizer was shown (small models paste them back);
+    - "repeats itself": two fields that say the same thing.
     A single-digit answer is therefore never caught by the answer rule; that is the price of
     allowing "two cases".
     """
@@ -224,4 +242,30 @@ def validate_constraint(when: str, enforce: str, avoid: str, task_text: str,
     quoted = sorted((n for n in quoted if not _is_trivial(n)), key=lambda n: (len(n), n))
     if quoted:
         return f"quotes the task's numbers ({', '.join(quoted)})"
+    if _CALCULATION.search(joined):
+        return "contains a calculation"
+    names = sorted(_names(task_text) & _names(joined))
+    if names:
+        return f"names the task's entities ({', '.join(names)})"
+    if _ngrams(task_text) & _ngrams(joined):
+        return "copies the task's wording"
+    if prompt_examples and _ngrams(prompt_examples) & _ngrams(joined):
+        return "copies the prompt's examples"
+    fields = [" ".join(_words(v)) for v in values.values()]
+    if len(set(fields)) < len(fields):
+        return "repeats itself"
     return None
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9']+", text.lower())
+
+
+def _ngrams(text: str, n: int = COPY_NGRAM) -> set[tuple[str, ...]]:
+    words = _words(text)
+    return {tuple(words[i:i + n]) for i in range(len(words) - n + 1)}
+
+
+def _names(text: str) -> set[str]:
+    """Capitalized words of two or more letters, sentence-starting function words excepted."""
+    return {w for w in re.findall(r"\b[A-Z][a-zA-Z]+\b", text) if w.lower() not in _SENTENCE_WORDS}

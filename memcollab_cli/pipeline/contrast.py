@@ -55,11 +55,14 @@ def log_path(out: Path) -> Path:
 
 def contrast(run_paths: list[Path], summarizer: Model, out: Path, *, strong: str | None = None,
              policy: str = "mixed", k: int = 3,
-             on_pair: Callable[[ContrastSummary], None] | None = None) -> ContrastSummary:
+             on_pair: Callable[[ContrastSummary], None] | None = None,
+             on_start: Callable[[ContrastSummary], None] | None = None) -> ContrastSummary:
     """Contrast the trajectories in `run_paths` and append constraints to `out`."""
     runs = [read_jsonl(p) for p in run_paths]
     pairs, skipped = make_pairs(runs, policy=policy, strong=strong or summarizer.name)
     summary = ContrastSummary(pairs=len(pairs), skipped=dict(skipped))
+    if on_start:
+        on_start(summary)
     template = prompts.load("contrast")
     jobs = [(p.task_id, p.benchmark, p.pos, p.neg, template.render(
         problem=task_text(p.pos), preferred=attempt_text(p.pos), unpreferred=attempt_text(p.neg), k=k))
@@ -69,10 +72,13 @@ def contrast(run_paths: list[Path], summarizer: Model, out: Path, *, strong: str
 
 
 def summarize_successes(run_path: Path, summarizer: Model, out: Path, *, k: int = 3,
-                        on_pair: Callable[[ContrastSummary], None] | None = None) -> ContrastSummary:
+                        on_pair: Callable[[ContrastSummary], None] | None = None,
+                        on_start: Callable[[ContrastSummary], None] | None = None) -> ContrastSummary:
     """The naive baseline: constraints from one model's correct trajectories, no contrast."""
     records = [r for r in read_jsonl(run_path) if r.get("correct")]
     summary = ContrastSummary(pairs=len(records))
+    if on_start:
+        on_start(summary)
     template = prompts.load("summarize_success")
     jobs = [(r["task_id"], r["benchmark"], r, None, template.render(
         problem=task_text(r), preferred=attempt_text(r), k=k)) for r in records]
@@ -86,9 +92,11 @@ def _summarize(jobs, summarizer: Model, template, out: Path, k: int, summary: Co
     done = _done_pairs(log)
     rejected: Counter = Counter(summary.rejected)
     for task_id, benchmark, pos, neg, prompt_text in jobs:
-        key = (task_id, pos["id"], neg["id"] if neg else "")
+        key = (task_id, pos["id"], neg["id"] if neg else "", summarizer.name, template.hash)
         if key in done:
             summary.resumed += 1
+            if on_pair:
+                on_pair(summary)
             continue
         reply = summarizer.complete(Request(
             messages=[{"role": "user", "content": prompt_text}], max_tokens=SUMMARY_TOKENS,
@@ -104,12 +112,16 @@ def _summarize(jobs, summarizer: Model, template, out: Path, k: int, summary: Co
         for raw in proposals[:k]:
             summary.proposed += 1
             when, enforce, avoid = clean_constraint(*(str(raw.get(f, "")) for f in ("when", "enforce", "avoid")))
-            reason = validate_constraint(when, enforce, avoid, task_text(pos), pos.get("answer", ""))
+            reason = validate_constraint(when, enforce, avoid, task_text(pos), pos.get("answer", ""),
+                                         prompt_examples=template.text)
+            constraint = Constraint(when=when, enforce=enforce, avoid=avoid, **provenance)
+            if not reason and any(c.id == constraint.id for c in accepted):
+                reason = "repeats another constraint of the reply"
             if reason:
                 rejected[reason] += 1
                 rejections.append({**raw, "reason": reason})
             else:
-                accepted.append(Constraint(when=when, enforce=enforce, avoid=avoid, **provenance))
+                accepted.append(constraint)
         for c in accepted:
             append_jsonl(out, c.to_dict())
         # The log line goes last: a pair counts as done only once its constraints are on disk.
@@ -130,8 +142,9 @@ def _parse(reply: str) -> list[dict]:
     return [i for i in items if isinstance(i, dict)]
 
 
-def _done_pairs(log: Path) -> set[tuple[str, str, str]]:
+def _done_pairs(log: Path) -> set[tuple[str, str, str, str, str]]:
+    """Pairs already summarized by this summarizer with this prompt (another prompt redoes them)."""
     if not log.exists():
         return set()
     repair_tail(log)
-    return {(r["task_id"], r["pos"], r["neg"]) for _, r in stream_jsonl(log)}
+    return {(r["task_id"], r["pos"], r["neg"], r["summarizer"], r["prompt"]) for _, r in stream_jsonl(log)}

@@ -59,8 +59,8 @@ def workdir_for(bank: Path) -> Path:
 def distill(strong: Model, weak: Model | None, tasks: list[Task], out: Path, *, mode: str = "collab",
             policy: str = "mixed", k: int = 3, threshold: int = 90, params: SolveParams = SolveParams(),
             workdir: Path | None = None, runs_dir: Path | None = None, taxonomy: str | None = None,
-            report: Reporter = _quiet) -> DistillSummary:
-    """Build the bank `out` from `tasks`; `strong` summarizes and classifies.
+            summarizer: Model | None = None, report: Reporter = _quiet) -> DistillSummary:
+    """Build the bank `out` from `tasks`; `summarizer` (default: `strong`) contrasts and classifies.
 
     Trajectories go to `runs_dir` (default `<workdir>/runs`); pointing several banks at one
     runs directory reuses each model's trajectories instead of solving the same tasks twice.
@@ -95,16 +95,18 @@ def distill(strong: Model, weak: Model | None, tasks: list[Task], out: Path, *, 
     else:
         runs = [run(strong, runs_dir / f"{strong.name}.jsonl", params)]
 
+    summarizer = summarizer or strong
     constraints = work / "constraints.jsonl"
-    with report(f"contrast · {strong.name}", len(tasks)) as advance:
-        tick = lambda s: advance(f"{s.accepted} kept, {sum(s.rejected.values())} rejected")  # noqa: E731
+    with report(f"contrast · {summarizer.name}", None) as advance:
+        hooks = dict(on_start=lambda s: advance(n=0, total=s.pairs),
+                     on_pair=lambda s: advance(f"{s.accepted} kept, {sum(s.rejected.values())} rejected"))
         if mode == "self":
-            c = summarize_successes(runs[0], strong, constraints, k=k, on_pair=tick)
+            c = summarize_successes(runs[0], summarizer, constraints, k=k, **hooks)
         else:
-            c = contrast(runs, strong, constraints, strong=strong.name, policy=policy, k=k, on_pair=tick)
+            c = contrast(runs, summarizer, constraints, strong=strong.name, policy=policy, k=k, **hooks)
     summary.contrast = c.to_dict()
 
-    build, merges = build_bank(constraints, strong, out, taxonomy=taxonomy, threshold=threshold,
+    build, merges = build_bank(constraints, summarizer, out, taxonomy=taxonomy, threshold=threshold,
                                parallel=params.parallel)
     summary.build, summary.merges = build.to_dict(), merges
     return summary

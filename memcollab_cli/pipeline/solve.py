@@ -49,6 +49,12 @@ class SolveSummary:
 
     @property
     def tokens_per_second(self) -> float:
+        """Generated tokens per wall-clock second of this run: the aggregate over every stream."""
+        return self.completion_tokens / self.wall_seconds if self.wall_seconds else 0.0
+
+    @property
+    def stream_tokens_per_second(self) -> float:
+        """Generated tokens per second of model time, per stream (batched calls overlap)."""
         return self.completion_tokens / self.model_seconds if self.model_seconds else 0.0
 
     def add(self, t: Trajectory, fresh: bool) -> None:
@@ -66,6 +72,7 @@ class SolveSummary:
     def to_dict(self) -> dict:
         d = asdict(self)
         d.update(accuracy=round(self.accuracy, 4), tokens_per_second=round(self.tokens_per_second, 2),
+                 stream_tokens_per_second=round(self.stream_tokens_per_second, 2),
                  mean_turns=round(self.turns / self.graded, 3) if self.graded else 0.0,
                  model_seconds=round(self.model_seconds, 2), wall_seconds=round(self.wall_seconds, 2))
         return d

@@ -14,8 +14,8 @@ the part of the new prompt after the longest common prefix. Callers that put a s
 Engine errors are translated here: a bad file, a model too large for memory, a prompt longer
 than the context window and a missing chat template each get a one-line ModelError or a warning.
 
-Left out: batched decoding (`complete_many` runs requests in turn; a batched version belongs
-here behind the same method), streaming, embeddings, LoRA, multimodal models.
+Left out: batched decoding (that is `runtime.batched`, which wraps this engine), streaming,
+embeddings, LoRA, multimodal models.
 Thread safety: none. `Llama` is not re-entrant, and loading redirects the process's stdout and
 stderr file descriptors (llama_cpp/_utils.py `suppress_stdout_stderr`), so load before starting
 a live display and never from a worker thread.
@@ -239,7 +239,6 @@ class LlamaModel:
 
     def complete_many(self, requests: list[Request]) -> list[Completion]:
         # In turn, in the given order, so consecutive requests with a shared prefix reuse it.
-        # A batched implementation (llama_decode with several sequences) slots in here.
         return [self.complete(r) for r in requests]
 
     # -- facts -----------------------------------------------------------------------------
