@@ -118,7 +118,7 @@ def _summarize(jobs, summarizer: Model, template, out: Path, k: int, summary: Co
             if not reason and any(c.id == constraint.id for c in accepted):
                 reason = "repeats another constraint of the reply"
             if reason:
-                rejected[reason] += 1
+                rejected[reason.split(" (")[0]] += 1  # by rule; the log keeps the details
                 rejections.append({**raw, "reason": reason})
             else:
                 accepted.append(constraint)
