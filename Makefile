@@ -22,7 +22,7 @@ data: install
 	$(MC) data pull
 
 test: install data
-	$(MC) models pull smollm2-135m
+	$(MC) models pull smollm2-135m qwen2.5-coder-0.5b
 	$(BIN)/pytest -q
 
 test-fast: install

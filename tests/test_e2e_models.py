@@ -79,12 +79,13 @@ def test_a_killed_solve_resumes_with_nothing_lost_or_duplicated(smollm2_path, ta
 
 def test_distill_contrast_and_bank_commands(smollm2_path, tasks_file, tmp_path):
     bank = tmp_path / "bank.jsonl"
-    # The same weights under two names (catalog name and file path) stand in for two models;
-    # prefer-strong pairs every task, so the summarizer really runs on each one.
-    result = invoke("distill", "--strong", "smollm2-135m", "--weak", smollm2_path, "-b", tasks_file,
+    # prefer-strong pairs every task of two different models, so the summarizer (smollm2, the
+    # fast one, named strong here) really runs on each pair whatever the two models got right.
+    result = invoke("distill", "--strong", smollm2_path, "--weak", "qwen2.5-coder-0.5b", "-b", tasks_file,
                     "--split", "test", "--pair-policy", "prefer-strong", "--max-tokens", "48",
                     "--max-turns", "1", "--n-ctx", "2048", "-o", bank, "--json")
     summary = json.loads(result.stdout)
+    assert [s["model"] for s in summary["solve"]] == ["smollm2-135m", "qwen2.5-coder-0.5b"]
     assert summary["contrast"]["pairs"] == 4
     work = tmp_path / "bank.work"
     log = [json.loads(line) for line in (work / "contrast-log.jsonl").read_text().splitlines()]
@@ -106,7 +107,7 @@ def test_eval_and_transfer_on_a_real_model(smollm2_path, tasks_file, tmp_path):
     result = invoke("eval", "-m", smollm2_path, "-b", tasks_file, "--bank", f"tiny={bank}", "--placebo",
                     "--max-tokens", "32", "--max-turns", "1", "--n-ctx", "2048", "-o", outdir, "--json")
     report = json.loads(result.stdout)
-    assert report["conditions"] == ["none", "tiny", "placebo:tiny"]
+    assert [c["name"] for c in report["conditions"]] == ["none", "tiny_bank", "placebo:tiny_bank"]
     md = invoke("transfer", "-m", smollm2_path, "-b", tasks_file, "--bank", f"tiny={bank}",
                 "--max-tokens", "32", "--max-turns", "1", "--n-ctx", "2048", "-o", outdir, "--markdown")
     assert "| none |" in md.stdout or "none" in md.stdout
