@@ -51,16 +51,18 @@ def stats(bank: BankPath, json_: common.JsonFlag = False) -> None:
         common.print_json(s)
         return
     console = common.out_console()
-    console.print(f"{bank}: {s['entries']} entries", markup=False)
-    for key, title in (("by_category", "category"), ("by_subcategory", "subcategory"),
-                       ("by_preferred_model", "preferred model"),
-                       ("by_unpreferred_model", "unpreferred model"), ("support", "support")):
-        if not s.get(key):
+    console.print(f"{bank}: {s['entries']} entries from {s['sources']} source pairs", markup=False)
+    rows = {"category / subcategory": {f"{c} / {sub}": n for c, subs in s["subcategories"].items()
+                                       for sub, n in subs.items()},
+            "preferred model": s["preferred"], "unpreferred model": s["unpreferred"],
+            "support": s["support"]}
+    for title, counts in rows.items():
+        if not counts:
             continue
         table = Table(title=title)
         table.add_column(title)
         table.add_column("entries", justify="right")
-        for name, n in s[key].items():
+        for name, n in counts.items():
             table.add_row(str(name), str(n))
         console.print(table)
 

@@ -21,8 +21,8 @@ def out_console() -> Console:
 
 
 def err_console() -> Console:
-    """Progress, warnings and errors go to stderr."""
-    return Console(stderr=True, width=_width(), highlight=False)
+    """Progress, warnings and errors go to stderr; a message stays one line, however long."""
+    return Console(stderr=True, width=_width(), highlight=False, soft_wrap=True)
 
 
 def _width() -> int | None:
