@@ -16,13 +16,13 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 models: install
-	$(MC) models pull smollm2-135m qwen2.5-coder-0.5b
+	$(MC) models pull smollm2-135m qwen2.5-coder-0.5b qwen2.5-coder-1.5b
 
 data: install
 	$(MC) data pull
 
 test: install data
-	$(MC) models pull smollm2-135m qwen2.5-coder-0.5b
+	$(MC) models pull smollm2-135m qwen2.5-coder-0.5b qwen2.5-coder-1.5b
 	$(BIN)/pytest -q
 
 test-fast: install
