@@ -6,6 +6,7 @@ records always give the same bytes and a changed record is a one-line diff.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -91,6 +92,4 @@ def repair_tail(path: str | Path) -> None:
 
 
 def sha256_text(text: str) -> str:
-    import hashlib
-
     return hashlib.sha256(text.encode("utf-8")).hexdigest()

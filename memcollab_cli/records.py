@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from memcollab_cli.jsonl import sha256_text
+from memcollab_cli.jsonl import dumps, sha256_text
 
 FORMAT = "memcollab.trajectory/1"
 
@@ -46,10 +46,8 @@ class Trajectory:
     @property
     def id(self) -> str:
         """Stable id from what determines the run: task, model, condition and parameters."""
-        key = {k: v for k, v in self.to_dict().items() if k in ("task_id", "benchmark", "model",
-                                                                 "condition", "params")}
-        from memcollab_cli.jsonl import dumps
-
+        key = {k: v for k, v in self.to_dict().items()
+               if k in ("task_id", "benchmark", "model", "condition", "params")}
         return sha256_text(dumps(key))[:16]
 
     def to_dict(self) -> dict:

@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass
 
 from memcollab_cli import prompts
+from memcollab_cli.jsonl import sha256_text
 from memcollab_cli.records import Trajectory, Usage
 from memcollab_cli.runtime.base import Completion, Message, Request
 from memcollab_cli.tasks import (
@@ -48,8 +49,6 @@ def solve_prompt_hash(domain: str) -> str:
     """One hash for every template an episode of this domain may send."""
     names = (["solve_math", "math_feedback", "math_no_answer"] if domain == "math"
              else ["solve_code", "code_feedback", "code_no_code"]) + ["memory_block"]
-    from memcollab_cli.jsonl import sha256_text
-
     return sha256_text("".join(prompts.load(n).hash for n in names))[:12]
 
 

@@ -40,7 +40,6 @@ from memcollab_cli.memory.retrieval import (
 )
 from memcollab_cli.memory.taxonomy import Taxonomy, load_taxonomy, taxonomy_for_benchmark
 
-
 __all__ = [
     "CONSTRAINT_SCHEMA", "FORMAT", "POLICIES", "BankDiff", "Constraint",
     "MemoryEntry", "Merge", "Pair", "Retrieval", "Retriever", "Taxonomy", "bank_lock",

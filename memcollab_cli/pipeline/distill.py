@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from memcollab_cli.agent import SolveParams
+from memcollab_cli.errors import MemcollabError
 from memcollab_cli.pipeline.bank_build import build_bank
 from memcollab_cli.pipeline.contrast import contrast, summarize_successes
 from memcollab_cli.pipeline.solve import solve
@@ -66,8 +67,6 @@ def distill(strong: Model, weak: Model | None, tasks: list[Task], out: Path, *, 
     runs directory reuses each model's trajectories instead of solving the same tasks twice.
     """
     if mode not in MODES:
-        from memcollab_cli.errors import MemcollabError
-
         raise MemcollabError(f"unknown mode {mode!r}: choose one of {', '.join(MODES)}")
     work = Path(workdir) if workdir else workdir_for(out)
     runs_dir = Path(runs_dir) if runs_dir else work / "runs"
@@ -82,8 +81,6 @@ def distill(strong: Model, weak: Model | None, tasks: list[Task], out: Path, *, 
 
     if mode == "collab":
         if weak is None:
-            from memcollab_cli.errors import MemcollabError
-
             raise MemcollabError("mode collab needs two models: give --weak (or use --mode self)")
         runs = [run(strong, runs_dir / f"{strong.name}.jsonl", params),
                 run(weak, runs_dir / f"{weak.name}.jsonl", params)]

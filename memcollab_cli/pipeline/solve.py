@@ -17,7 +17,7 @@ from pathlib import Path
 from memcollab_cli.agent import Episode, SolveParams, run_episodes
 from memcollab_cli.agent.episode import solve_prompt_hash
 from memcollab_cli.errors import DataError
-from memcollab_cli.jsonl import repair_tail, sha256_text, stream_jsonl
+from memcollab_cli.jsonl import append_jsonl, repair_tail, sha256_text, stream_jsonl
 from memcollab_cli.memory import load_taxonomy, taxonomy_for_benchmark
 from memcollab_cli.pipeline.recall import Memory, classify
 from memcollab_cli.records import Trajectory
@@ -109,8 +109,6 @@ def solve(model: Model, tasks: list[Task], out: Path, *, params: SolveParams = S
           on_record: Callable[[Trajectory, SolveSummary], None] | None = None,
           on_start: Callable[[SolveSummary], None] | None = None) -> SolveSummary:
     """Solve `tasks` with `model`, appending trajectories to `out`; returns the summary."""
-    from memcollab_cli.jsonl import append_jsonl
-
     started = time.perf_counter()
     out = Path(out)
     benchmark = tasks[0].benchmark if tasks else ""
