@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import closing
 from pathlib import Path
 from typing import Annotated
 
@@ -51,14 +52,11 @@ def contrast(
     with common.user_errors():
         if policy not in POLICIES:
             raise typer.BadParameter(f"choose one of {', '.join(POLICIES)}", param_hint="--pair-policy")
-        engine = common.open_model(summarizer, n_ctx, gpu_layers, chat_format, threads)
-        try:
-            with stage_progress(f"contrast · {engine.name}", None) as advance:
-                summary = run_contrast(runs, engine, out, strong=strong, policy=policy, k=k,
-                                       on_pair=lambda s: advance(f"{s.accepted} kept"),
-                                       on_start=lambda s: advance(n=0, total=s.pairs))
-        finally:
-            engine.close()
+        with closing(common.open_model(summarizer, n_ctx, gpu_layers, chat_format, threads)) as engine, \
+                stage_progress(f"contrast · {engine.name}", None) as advance:
+            summary = run_contrast(runs, engine, out, strong=strong, policy=policy, k=k,
+                                   on_pair=lambda s: advance(f"{s.accepted} kept"),
+                                   on_start=lambda s: advance(n=0, total=s.pairs))
     s = summary.to_dict()
     if json_:
         common.print_json(s)

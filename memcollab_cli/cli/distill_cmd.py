@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import ExitStack, closing
 from pathlib import Path
 from typing import Annotated
 
@@ -69,19 +70,17 @@ def distill(
     with common.user_errors():
         tasks = common.load_tasks_from_options(benchmark, split, limit, ids, shard, mbpp_dir)
         params = SolveParams(seed=seed, max_tokens=max_tokens, max_turns=max_turns, parallel=parallel)
-        strong_model = common.open_model(strong, n_ctx, gpu_layers, chat_format, threads, parallel)
-        weak_model = common.open_model(weak, n_ctx, gpu_layers, chat_format, threads, parallel) \
-            if weak and mode == "collab" else None
-        summary_model = common.open_model(summarizer, n_ctx, gpu_layers, chat_format, threads) \
-            if summarizer else None
-        try:
-            summary = run_distill(strong_model, weak_model, tasks, out, mode=mode, policy=policy, k=k,
-                                  threshold=threshold, params=params, workdir=workdir, runs_dir=runs_dir,
-                                  taxonomy=taxonomy, summarizer=summary_model, report=stage_progress)
-        finally:
-            for model in (strong_model, weak_model, summary_model):
-                if model:
-                    model.close()
+        with ExitStack() as models:
+            def opened(spec: str | None, n: int = 1):
+                if not spec:
+                    return None
+                return models.enter_context(closing(common.open_model(spec, n_ctx, gpu_layers, chat_format,
+                                                                      threads, n)))
+
+            summary = run_distill(opened(strong, parallel), opened(weak if mode == "collab" else None, parallel),
+                                  tasks, out, mode=mode, policy=policy, k=k, threshold=threshold, params=params,
+                                  workdir=workdir, runs_dir=runs_dir, taxonomy=taxonomy,
+                                  summarizer=opened(summarizer), report=stage_progress)
     s = summary.to_dict()
     if json_:
         common.print_json(s)

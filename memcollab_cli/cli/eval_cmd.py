@@ -5,6 +5,7 @@ Also home of the options `eval` and `transfer` share (banks, trajectory files, s
 
 from __future__ import annotations
 
+from contextlib import closing
 from pathlib import Path
 from typing import Annotated
 
@@ -231,13 +232,10 @@ def _run(model, benchmark, banks, placebo, split, limit, ids, shard, outdir, top
     plan = plan_conditions(banks, placebo)  # bad banks fail before the model loads
     params = SolveParams(temperature=temperature, seed=seed, max_tokens=max_tokens,
                          max_turns=max_turns, parallel=parallel)
-    engine = common.open_model(model, n_ctx, gpu_layers, chat_format, threads, parallel)
     state, on_condition, on_record = condition_progress()
-    try:
-        with stage_progress(f"{engine.name} · {benchmark}", len(tasks) * len(plan)) as advance:
-            state["advance"] = advance
-            return evaluate(engine, tasks, outdir, banks, placebo=placebo, params=params,
-                            top_p=top_p, model_filter=model_filter, on_condition=on_condition,
-                            on_record=on_record)
-    finally:
-        engine.close()
+    with closing(common.open_model(model, n_ctx, gpu_layers, chat_format, threads, parallel)) as engine, \
+            stage_progress(f"{engine.name} · {benchmark}", len(tasks) * len(plan)) as advance:
+        state["advance"] = advance
+        return evaluate(engine, tasks, outdir, banks, placebo=placebo, params=params,
+                        top_p=top_p, model_filter=model_filter, on_condition=on_condition,
+                        on_record=on_record)

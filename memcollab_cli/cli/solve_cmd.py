@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import closing
 from pathlib import Path
 from typing import Annotated
 
@@ -57,15 +58,12 @@ def solve(
         tasks = common.load_tasks_from_options(benchmark, split, limit, ids, shard, mbpp_dir)
         params = SolveParams(temperature=temperature, seed=seed, max_tokens=max_tokens,
                              max_turns=max_turns, parallel=parallel)
-        engine = common.open_model(model, n_ctx, gpu_layers, chat_format, threads, parallel)
-        try:
-            with stage_progress(f"{engine.name} · {benchmark}", len(tasks)) as advance:
-                summary = run_solve(engine, tasks, out, params=params, bank=bank, top_p=top_p,
-                                    model_filter=model_filter, placebo=placebo,
-                                    on_record=lambda t, s: advance(solve_stats(s)),
-                                    on_start=lambda s: advance(solve_stats(s), n=s.skipped))
-        finally:
-            engine.close()
+        with closing(common.open_model(model, n_ctx, gpu_layers, chat_format, threads, parallel)) as engine, \
+                stage_progress(f"{engine.name} · {benchmark}", len(tasks)) as advance:
+            summary = run_solve(engine, tasks, out, params=params, bank=bank, top_p=top_p,
+                                model_filter=model_filter, placebo=placebo,
+                                on_record=lambda t, s: advance(solve_stats(s)),
+                                on_start=lambda s: advance(solve_stats(s), n=s.skipped))
     render_summary(summary.to_dict(), json_)
 
 
