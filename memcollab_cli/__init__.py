@@ -6,3 +6,11 @@ pipeline step in `memcollab_cli.pipeline` is a plain function over paths and opt
 """
 
 __version__ = "0.1.0"
+
+# A llama.cpp built with a newer GCC than the system's (CUDA builds often are) must load its
+# libstdc++ before other C++ extensions: on an H100 machine, importing rapidfuzz first made every
+# model load segfault. So llama_cpp, when installed, is imported before anything else (~0.2 s).
+try:
+    import llama_cpp  # noqa: F401
+except ImportError:
+    pass

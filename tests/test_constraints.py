@@ -163,3 +163,32 @@ def test_read_constraints(tmp_path):
 
 def test_max_words_constant():
     assert MAX_WORDS == 40
+
+
+# -- the task's objects -------------------------------------------------------------------------
+
+CORPUS = [f"Sam buys {n} apples and pays the total cost in dollars." for n in range(8)] + [
+    "A garden has roses, tulips and daisies. How many flowers are there in total?"]
+
+
+def test_common_vocabulary_keeps_words_many_tasks_use():
+    from memcollab_cli.memory.constraints import common_vocabulary
+
+    vocabulary = common_vocabulary(CORPUS)
+    assert {"total", "cost", "apple", "dollar"} <= vocabulary  # plural folded: apples -> apple
+    assert not {"tulip", "flower", "garden"} & vocabulary  # one task's words
+
+
+def test_task_objects_and_the_rule():
+    from memcollab_cli.memory.constraints import common_vocabulary, task_objects
+
+    vocabulary = common_vocabulary(CORPUS)
+    specific = ("counting the flowers in the garden", "summing every kind of flower",
+                "adding only the tulips")
+    assert task_objects(" ".join(specific), CORPUS[-1], vocabulary) == ["flower", "garden", "tulip"]
+    assert validate_constraint(*specific, CORPUS[-1], common_words=vocabulary) == \
+        "names the task's objects (flower, garden, tulip)"
+    assert validate_constraint(*specific, CORPUS[-1]) is None  # no vocabulary: the rule is off
+    general = ("a total is asked for several kinds of items", "summing every kind",
+               "stopping after the first kind")
+    assert validate_constraint(*general, CORPUS[-1], common_words=vocabulary) is None

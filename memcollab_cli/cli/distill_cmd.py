@@ -101,5 +101,6 @@ def render_distill(s: dict) -> None:
     console.print(runs)
     render_contrast(s["contrast"])
     b = s["build"]
-    console.print(f"bank {s['bank']}: {b['constraints']} constraints, {b['merged']} merged, "
+    console.print(f"bank {s['bank']}: {b['constraints']} constraints, {b['dropped']} dropped for naming "
+                  f"their task's objects, {b['merged']} merged, "
                   f"{b['kept']} entries kept; work files in {s['workdir']}", markup=False)

@@ -25,8 +25,11 @@ from memcollab_cli.memory.constraints import (
     CONSTRAINT_SCHEMA,
     Constraint,
     clean_constraint,
+    common_vocabulary,
     constraint_schema,
+    content_words,
     read_constraints,
+    task_objects,
     validate_constraint,
 )
 from memcollab_cli.memory.dedup import Merge, merge_banks, merge_entries
@@ -43,8 +46,8 @@ from memcollab_cli.memory.taxonomy import Taxonomy, load_taxonomy, taxonomy_for_
 __all__ = [
     "CONSTRAINT_SCHEMA", "FORMAT", "POLICIES", "BankDiff", "Constraint",
     "MemoryEntry", "Merge", "Pair", "Retrieval", "Retriever", "Taxonomy", "bank_lock",
-    "bank_stats", "clean_constraint", "constraint_schema", "diff_banks", "entry_id",
+    "bank_stats", "clean_constraint", "common_vocabulary", "constraint_schema", "content_words", "diff_banks", "entry_id",
     "load_taxonomy", "make_pairs", "merge_banks", "merge_entries", "random_entries", "read_bank",
     "read_constraints", "read_run", "render_memory_block", "taxonomy_for_benchmark",
-    "validate_bank", "validate_constraint", "write_bank",
+    "task_objects", "validate_bank", "validate_constraint", "write_bank",
 ]

@@ -10,6 +10,7 @@ Left out: calling the summarizer (the pipeline does that) and classification (ta
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -198,7 +199,8 @@ def _answer_forms(answer: str) -> str:
 
 
 def validate_constraint(when: str, enforce: str, avoid: str, task_text: str,
-                        answer: str = "", *, prompt_examples: str = "") -> str | None:
+                        answer: str = "", *, prompt_examples: str = "",
+                        common_words: frozenset[str] | None = None) -> str | None:
     """Why a constraint must be rejected, or None when it is acceptable.
 
     Checked in this order (the first failing rule is reported):
@@ -212,6 +214,8 @@ def validate_constraint(when: str, enforce: str, avoid: str, task_text: str,
       numbers the task does not contain ("360 degrees"), which are general knowledge;
     - "contains a calculation": digits joined by an operator or "=" ("3 * 2 = 6");
     - "names the task's entities (April, Natalia)": a capitalized word of the task;
+    - "names the task's objects (balls, flowers)": with `common_words` (the benchmark's shared
+      vocabulary, see `common_vocabulary`), a word of the task that few other tasks use;
     - "copies the task's wording": five words in a row from the task text;
     - "copies the prompt's examples": five words in a row from `prompt_examples`, the style
       examples the summarizer was shown (small models paste them back);
@@ -247,6 +251,8 @@ def validate_constraint(when: str, enforce: str, avoid: str, task_text: str,
     names = sorted(_names(task_text) & _names(joined))
     if names:
         return f"names the task's entities ({', '.join(names)})"
+    if common_words is not None and (objects := task_objects(joined, task_text, common_words)):
+        return f"names the task's objects ({', '.join(objects)})"
     if _ngrams(task_text) & _ngrams(joined):
         return "copies the task's wording"
     if prompt_examples and _ngrams(prompt_examples) & _ngrams(joined):
@@ -269,3 +275,29 @@ def _ngrams(text: str, n: int = COPY_NGRAM) -> set[tuple[str, ...]]:
 def _names(text: str) -> set[str]:
     """Capitalized words of two or more letters, sentence-starting function words excepted."""
     return {w for w in re.findall(r"\b[A-Z][a-zA-Z]+\b", text) if w.lower() not in _SENTENCE_WORDS}
+
+
+def _stem(word: str) -> str:
+    """Crude singular, so "flowers" in a constraint matches "flower" in the task."""
+    return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
+
+
+def content_words(text: str) -> set[str]:
+    return {_stem(w) for w in re.findall(r"[a-z]{3,}", text.lower())} - _SENTENCE_WORDS
+
+
+def common_vocabulary(texts: list[str], min_share: float = 0.01) -> frozenset[str]:
+    """Words used by at least `min_share` of `texts` (and by two at least): a benchmark's shared
+    vocabulary ("total", "cost", "percent"), as opposed to one task's objects ("tulips")."""
+    counts: dict[str, int] = {}
+    for text in texts:
+        for w in content_words(text):
+            counts[w] = counts.get(w, 0) + 1
+    floor = max(2, math.ceil(min_share * len(texts)))
+    return frozenset(w for w, n in counts.items() if n >= floor)
+
+
+def task_objects(constraint_text: str, task_text: str, common_words: frozenset[str]) -> list[str]:
+    """Words of the task that the constraint repeats and the benchmark seldom uses: the task's own
+    objects, which make a constraint a note about one problem rather than a reusable rule."""
+    return sorted((content_words(constraint_text) & content_words(task_text)) - common_words)

@@ -1,5 +1,8 @@
 """Turn raw constraints into a bank: classify each source task, tag, merge near-duplicates, write.
 
+Constraints that name their task's objects are dropped here as well as at contrast time, so a
+bank rebuilt from older constraints gets the same rule without another model call.
+
 The classifier is the summarizing model; it sees the problem text recorded in the contrast log
 beside the constraints file. Labels are cached in `categories.jsonl` beside it, so rebuilding the
 bank (say with another merge threshold) costs no model call.
@@ -14,6 +17,7 @@ from memcollab_cli.jsonl import append_jsonl, read_jsonl
 from memcollab_cli.memory import (
     Constraint,
     load_taxonomy,
+    task_objects,
     merge_entries,
     read_constraints,
     taxonomy_for_benchmark,
@@ -21,6 +25,7 @@ from memcollab_cli.memory import (
 )
 from memcollab_cli.pipeline.contrast import log_path
 from memcollab_cli.pipeline.recall import classify
+from memcollab_cli.pipeline.vocabulary import benchmark_vocabulary
 from memcollab_cli.runtime.base import Model
 from memcollab_cli.tasks import Task
 
@@ -29,6 +34,7 @@ from memcollab_cli.tasks import Task
 class BuildSummary:
     constraints: int = 0
     classified: int = 0  # tasks labelled now (the rest came from the cache)
+    dropped: int = 0  # constraints naming their task's objects
     merged: int = 0  # entries folded into another
     kept: int = 0
     by_category: dict = field(default_factory=dict)
@@ -73,14 +79,22 @@ def build_bank(constraints_path: Path, classifier: Model, out: Path, *, taxonomy
     log = log_path(constraints_path)
     problems = {(r["benchmark"], r["task_id"]): r.get("problem", "")
                 for r in (read_jsonl(log) if log.exists() else [])}
+    total = len(constraints)
+    constraints = [c for c in constraints if not _names_objects(c, problems, taxonomy)]
     labels, fresh = label_tasks(constraints, problems, classifier, categories_path(constraints_path),
                                 taxonomy, parallel)
     entries = [c.to_entry(*labels.get((c.benchmark, c.task_id), ("Other", "Other")))
                for c in constraints]
     merged, report = merge_entries(entries, threshold=threshold)
     write_bank(out, merged)
-    summary = BuildSummary(constraints=len(constraints), classified=fresh,
+    summary = BuildSummary(constraints=total, classified=fresh, dropped=total - len(constraints),
                            merged=len(entries) - len(merged), kept=len(merged))
     for e in merged:
         summary.by_category[e.category] = summary.by_category.get(e.category, 0) + 1
     return summary, report
+
+
+def _names_objects(c: Constraint, problems: dict, taxonomy: str | None) -> bool:
+    vocabulary = benchmark_vocabulary(c.benchmark, taxonomy)
+    problem = problems.get((c.benchmark, c.task_id), "")
+    return bool(vocabulary and problem and task_objects(c.text(), problem, vocabulary))

@@ -2,7 +2,7 @@
 
 For each pair the summarizer (by default the stronger model) writes up to K constraints
 `{when, enforce, avoid}` under a JSON schema. Constraints that still break the rules (too long,
-quoting the task's numbers or answer, code) are rejected and counted, never written to the bank.
+quoting the task's numbers, answer or objects, code) are rejected and counted, never written to the bank.
 
 Outputs, both appended one finished pair at a time so a run resumes:
 - `constraints.jsonl`: one line per accepted constraint, with provenance;
@@ -30,6 +30,7 @@ from memcollab_cli.memory import (
     validate_constraint,
 )
 from memcollab_cli.pipeline.transcript import attempt_text, task_text
+from memcollab_cli.pipeline.vocabulary import benchmark_vocabulary
 from memcollab_cli.runtime.base import Model, Request
 
 SUMMARY_TOKENS = 400
@@ -113,7 +114,8 @@ def _summarize(jobs, summarizer: Model, template, out: Path, k: int, summary: Co
             summary.proposed += 1
             when, enforce, avoid = clean_constraint(*(str(raw.get(f, "")) for f in ("when", "enforce", "avoid")))
             reason = validate_constraint(when, enforce, avoid, task_text(pos), pos.get("answer", ""),
-                                         prompt_examples=template.text)
+                                         prompt_examples=template.text,
+                                         common_words=benchmark_vocabulary(benchmark))
             constraint = Constraint(when=when, enforce=enforce, avoid=avoid, **provenance)
             if not reason and any(c.id == constraint.id for c in accepted):
                 reason = "repeats another constraint of the reply"
