@@ -1,6 +1,5 @@
 """Bank building drops constraints that name their task's objects, without a model call."""
 
-import pytest
 
 from memcollab_cli.jsonl import write_jsonl
 from memcollab_cli.memory import common_vocabulary, read_bank

@@ -46,7 +46,8 @@ from memcollab_cli.memory.taxonomy import Taxonomy, load_taxonomy, taxonomy_for_
 __all__ = [
     "CONSTRAINT_SCHEMA", "FORMAT", "POLICIES", "BankDiff", "Constraint",
     "MemoryEntry", "Merge", "Pair", "Retrieval", "Retriever", "Taxonomy", "bank_lock",
-    "bank_stats", "clean_constraint", "common_vocabulary", "constraint_schema", "content_words", "diff_banks", "entry_id",
+    "bank_stats", "clean_constraint", "common_vocabulary", "constraint_schema", "content_words",
+    "diff_banks", "entry_id",
     "load_taxonomy", "make_pairs", "merge_banks", "merge_entries", "random_entries", "read_bank",
     "read_constraints", "read_run", "render_memory_block", "taxonomy_for_benchmark",
     "task_objects", "validate_bank", "validate_constraint", "write_bank",

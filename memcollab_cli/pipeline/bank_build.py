@@ -17,9 +17,9 @@ from memcollab_cli.jsonl import append_jsonl, read_jsonl
 from memcollab_cli.memory import (
     Constraint,
     load_taxonomy,
-    task_objects,
     merge_entries,
     read_constraints,
+    task_objects,
     taxonomy_for_benchmark,
     write_bank,
 )
