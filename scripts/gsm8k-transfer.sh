@@ -4,7 +4,7 @@
 #             built by its own command in banks/README.md); trajectories are shared via banks/runs
 #   transfer  qwen2.5-coder-0.5b and -1.5b on GSM8K test, no memory and every bank
 # Usage: scripts/gsm8k-transfer.sh [banks|transfer|all]
-# Env: TRAIN_N (100), TEST_N (200), PARALLEL (16, test stage), BANKS (banks), OUTDIR
+# Env: TRAIN_N (100), TEST_N (100), PARALLEL (16, test stage), BANKS (banks), OUTDIR
 #      (runs/transfer-gsm8k), MC (memcollab). Every step resumes where it stopped.
 set -euo pipefail
 stage=${1:-all}
@@ -12,7 +12,7 @@ MC=${MC:-memcollab}
 BANKS=${BANKS:-banks}
 OUTDIR=${OUTDIR:-runs/transfer-gsm8k}
 TRAIN_N=${TRAIN_N:-100}
-TEST_N=${TEST_N:-200}
+TEST_N=${TEST_N:-100}
 PARALLEL=${PARALLEL:-16}
 
 # The trajectories shipped in banks/runs were made with --parallel 4; reusing them needs the same.
