@@ -283,7 +283,8 @@ def _stem(word: str) -> str:
 
 
 def content_words(text: str) -> set[str]:
-    return {_stem(w) for w in re.findall(r"[a-z]{3,}", text.lower())} - _SENTENCE_WORDS
+    """Lower-case words of three letters or more, singular, function words left out."""
+    return {_stem(w) for w in re.findall(r"[a-z]{3,}", text.lower()) if w not in _SENTENCE_WORDS}
 
 
 def common_vocabulary(texts: list[str], min_share: float = 0.01) -> frozenset[str]:
