@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -290,10 +291,7 @@ def content_words(text: str) -> set[str]:
 def common_vocabulary(texts: list[str], min_share: float = 0.01) -> frozenset[str]:
     """Words used by at least `min_share` of `texts` (and by two at least): a benchmark's shared
     vocabulary ("total", "cost", "percent"), as opposed to one task's objects ("tulips")."""
-    counts: dict[str, int] = {}
-    for text in texts:
-        for w in content_words(text):
-            counts[w] = counts.get(w, 0) + 1
+    counts = Counter(w for text in texts for w in content_words(text))
     floor = max(2, math.ceil(min_share * len(texts)))
     return frozenset(w for w, n in counts.items() if n >= floor)
 

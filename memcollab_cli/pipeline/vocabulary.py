@@ -29,6 +29,4 @@ def benchmark_vocabulary(benchmark: str, taxonomy: str | None = None) -> frozens
         return None
     if len(texts) < MIN_PROBLEMS:
         return None
-    concepts = " ".join(f"{name} {cat.description} {' '.join(f'{s} {d}' for s, d in cat.subcategories.items())}"
-                        for name, cat in tax.categories.items())
-    return common_vocabulary(texts) | content_words(concepts)
+    return common_vocabulary(texts) | content_words(tax.render())  # every name and description
