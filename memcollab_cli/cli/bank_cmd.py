@@ -1,4 +1,4 @@
-"""`memcollab bank show|stats|validate|diff|merge`."""
+"""`memcollab bank show|stats|validate|diff|merge|refine`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from memcollab_cli.cli import common
+from memcollab_cli.cli import common, refine_cmd
 
 app = typer.Typer(no_args_is_help=True, help="Inspect, check, compare and merge memory banks.")
 
@@ -124,3 +124,6 @@ def merge(
         entries, report = merge_banks([read_bank(b) for b in banks], threshold=threshold)
         write_bank(out, entries)
     common.err_console().print(f"{out}: {len(entries)} entries ({len(report)} merges)", markup=False)
+
+
+app.command(name="refine")(refine_cmd.refine)

@@ -38,6 +38,11 @@ KEYS = ("avoid", "category", "enforce", "format", "id", "models", "prompt", "sou
         "subcategory", "summarizer", "support", "when")
 MODEL_KEYS = ("preferred", "unpreferred")
 SOURCE_KEYS = ("benchmark", "neg", "pos", "task_id")
+# Optional: written by `bank refine` (wins and losses when the entry was tried on training tasks),
+# absent from every other entry, so banks without it read and write byte for byte as before.
+OPTIONAL_KEYS = ("evidence",)
+EVIDENCE_KEYS = ("benchmark", "lost", "model", "prompt", "split", "tasks", "won")
+EVIDENCE_COUNTS = ("lost", "tasks", "won")
 # Fields that must hold non-empty text. `summarizer` and `prompt` may be empty: an entry written
 # by hand has neither.
 NONEMPTY_TEXT = ("id", "category", "subcategory", "when", "enforce", "avoid")
@@ -90,6 +95,7 @@ class MemoryEntry:
     summarizer: str = ""
     prompt: str = ""
     format: str = FORMAT
+    evidence: dict | None = None  # {benchmark, split, tasks, won, lost, model, prompt}
 
     def __post_init__(self):
         self.models = {k: sorted(set(self.models.get(k, []))) for k in MODEL_KEYS}
@@ -119,12 +125,13 @@ class MemoryEntry:
             "models": {k: list(self.models[k]) for k in MODEL_KEYS},
             "sources": [dict(s) for s in self.sources], "support": self.support,
             "summarizer": self.summarizer, "prompt": self.prompt, "format": self.format,
+            **({"evidence": dict(self.evidence)} if self.evidence is not None else {}),
         }
 
     @classmethod
     def from_dict(cls, d: dict) -> "MemoryEntry":
         """Build an entry from a dict already checked by `check_entry_dict`."""
-        return cls(**{k: d[k] for k in KEYS})
+        return cls(**{k: d[k] for k in KEYS}, **{k: d[k] for k in OPTIONAL_KEYS if k in d})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -138,7 +145,7 @@ def _is_str_list(value) -> bool:
 def check_entry_dict(d: dict) -> list[str]:
     """Every problem with one bank line, as messages without the file:line prefix."""
     problems = []
-    for key in sorted(set(d) - set(KEYS)):
+    for key in sorted(set(d) - set(KEYS) - set(OPTIONAL_KEYS)):
         problems.append(f"unknown key {key!r} (expected one of {', '.join(KEYS)})")
     for key in KEYS:
         if key not in d:
@@ -178,7 +185,23 @@ def check_entry_dict(d: dict) -> list[str]:
                 elif not (s["task_id"] and s["benchmark"] and s["pos"]):
                     # `neg` may be empty: self-memory entries come from a success alone.
                     problems.append(f"'sources[{i}]' needs non-empty task_id, benchmark and pos")
+    if "evidence" in d:
+        problems += _evidence_problems(d["evidence"])
     return problems
+
+
+def _evidence_problems(ev) -> list[str]:
+    if not isinstance(ev, dict) or set(ev) != set(EVIDENCE_KEYS):
+        return [f"'evidence' must be an object with exactly the keys {', '.join(EVIDENCE_KEYS)}"]
+    if not all(isinstance(ev[k], int) and not isinstance(ev[k], bool) and ev[k] >= 0
+               for k in EVIDENCE_COUNTS):
+        return ["'evidence.tasks', 'evidence.won' and 'evidence.lost' must be integers >= 0"]
+    if ev["won"] + ev["lost"] > ev["tasks"]:
+        return [f"'evidence' counts {ev['won']} won + {ev['lost']} lost on only {ev['tasks']} tasks"]
+    if not all(isinstance(ev[k], str) for k in ("benchmark", "model", "prompt", "split")):
+        return ["'evidence.benchmark', 'evidence.model', 'evidence.prompt' and 'evidence.split' "
+                "must be strings"]
+    return []
 
 
 def _iter_lines(path: Path) -> Iterator[tuple[int, dict | None, str | None]]:

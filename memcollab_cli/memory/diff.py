@@ -65,7 +65,13 @@ def describe_change(old: MemoryEntry, new: MemoryEntry) -> list[str]:
     for name in ("summarizer", "prompt", "format"):
         if getattr(old, name) != getattr(new, name):
             out.append(f"{name} {getattr(old, name)} → {getattr(new, name)}")
+    if old.evidence != new.evidence:
+        out.append(f"evidence {_evidence(old.evidence)} → {_evidence(new.evidence)}")
     return out
+
+
+def _evidence(ev: dict | None) -> str:
+    return f"+{ev['won']}/-{ev['lost']} of {ev['tasks']}" if ev else "none"
 
 
 def diff_banks(old: Iterable[MemoryEntry], new: Iterable[MemoryEntry]) -> BankDiff:

@@ -1,0 +1,101 @@
+"""`memcollab bank refine`: keep the entries that help on training tasks."""
+
+from __future__ import annotations
+
+from contextlib import closing
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from memcollab_cli.cli import common
+from memcollab_cli.cli.progress import stage_progress
+
+
+def refine(
+    bank: Annotated[Path, typer.Argument(help="The bank to refine (.jsonl).", exists=True, dir_okay=False)],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Refined bank to write (work files in "
+                                      "OUT's name with .work).", dir_okay=False)],
+    model: Annotated[str | None, typer.Option(
+        "--model", "-m", help="The model the bank is meant for [default: the bank's unpreferred "
+        "(weak) model, when there is one].", show_default=False)] = None,
+    benchmark: common.Benchmark = "gsm8k",
+    split: Annotated[str, typer.Option("--split", help="A training split; test is refused.")] = "train",
+    tasks_per_entry: Annotated[int, typer.Option(
+        "--tasks-per-entry", min=1, help="Training tasks each entry is tried on: its source task(s), "
+        "then the most similar of its category.")] = 4,
+    min_net: Annotated[int, typer.Option(
+        "--min-net", help="Keep entries whose wins minus losses reach this.")] = 1,
+    categories: Annotated[list[Path] | None, typer.Option(
+        "--categories", exists=True, dir_okay=False, help="Classification cache(s) naming the "
+        "training tasks of each category (repeatable) [default: BANK's .work/categories.jsonl].",
+        show_default=False)] = None,
+    max_turns: common.MaxTurns = 3,
+    max_tokens: common.MaxTokens = 512,
+    seed: common.Seed = 42,
+    parallel: common.Parallel = 1,
+    n_ctx: common.NCtx = 4096,
+    gpu_layers: common.GpuLayers = None,
+    chat_format: common.ChatFormat = None,
+    threads: common.Threads = None,
+    mbpp_dir: common.MbppDir = None,
+    json_: common.JsonFlag = False,
+) -> None:
+    """Try each entry on training tasks with and without it; keep those that win more than they lose.
+
+    Each chosen task is solved once without memory (shared by all entries) and once per entry
+    with that entry alone in the prompt, at temperature 0. Kept entries carry `evidence`
+    {tasks, won, lost, model, prompt, benchmark, split}. A rerun resumes from the work files.
+
+    Examples:
+
+      memcollab bank refine banks/collab-cross.jsonl -m qwen2.5-coder-0.5b -b gsm8k --split train \\
+          -o banks/collab-cross.refined.jsonl --tasks-per-entry 4 -p 4
+    """
+    from memcollab_cli.agent import SolveParams
+    from memcollab_cli.memory import read_bank
+    from memcollab_cli.pipeline.refine import check_training_split
+    from memcollab_cli.pipeline.refine import refine as run_refine
+
+    with common.user_errors():
+        check_training_split(str(benchmark), split)  # before loading a model
+        spec = model or default_model(read_bank(bank), bank)
+        params = SolveParams(temperature=0.0, seed=seed, max_tokens=max_tokens, max_turns=max_turns,
+                             parallel=parallel)
+        with closing(common.open_model(spec, n_ctx, gpu_layers, chat_format, threads, parallel)) as engine, \
+                stage_progress(f"refine · {engine.name}", None) as advance:
+            summary = run_refine(bank, engine, out, benchmark=benchmark, split=split,
+                                 tasks_per_entry=tasks_per_entry, min_net=min_net, params=params,
+                                 categories=categories, mbpp_dir=mbpp_dir,
+                                 on_record=lambda s, total: advance(n=1, total=total))
+    render_refine(summary.to_dict(), json_)
+
+
+def default_model(entries, bank: Path) -> str:
+    from memcollab_cli.errors import DataError
+
+    weak = sorted({m for e in entries for m in e.models["unpreferred"]})
+    if len(weak) != 1:
+        raise DataError(f"{bank}: cannot tell which model the bank is for (unpreferred models: "
+                        f"{', '.join(weak) or 'none'}); pass -m MODEL")
+    return weak[0]
+
+
+def render_refine(s: dict, as_json: bool) -> None:
+    if as_json:
+        common.print_json(s)
+        return
+    table = Table(title=f"{s['bank']} · {s['model']} · {s['benchmark']} {s['split']}")
+    for col in ("entry", "category / subcategory", "tasks", "won", "lost", "kept"):
+        table.add_column(col, justify="right" if col in ("tasks", "won", "lost") else "left")
+    for d in s["decisions"]:
+        table.add_row(d["id"], f"{d['category']} / {d['subcategory']}", str(len(d["task_ids"])),
+                      str(d["won"]), str(d["lost"]), "yes" if d["kept"] else "no")
+    console = common.out_console()
+    console.print(table)
+    console.print(f"{s['out']}: kept {s['kept']} of {s['entries']} entries (net ≥ {s['min_net']}); "
+                  f"{s['baseline_solves']} solves without memory + {s['trial_solves']} with an entry "
+                  f"({s['solved_now']} run now) = {s['model_calls']} model calls, "
+                  f"{s['prompt_tokens']} prompt + {s['completion_tokens']} completion tokens; "
+                  f"{s['wall_seconds']:.0f} s; work files in {s['workdir']}", markup=False)
