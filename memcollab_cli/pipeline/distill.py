@@ -85,11 +85,11 @@ def distill(strong: Model, weak: Model | None, tasks: list[Task], out: Path, *, 
             s = solve(model, tasks, path, params=p, on_start=lambda s: advance("", n=s.skipped),
                       on_record=lambda t, s: advance(f"acc {s.correct}/{s.graded}"))
         summary.solve.append(s.to_dict())
+        if then is not model:  # free its memory before the next stage loads another model
+            model.close()
         return path
 
     if mode == "collab":
-        if then is not model:  # free its memory before the next stage loads another model
-            model.close()
         if weak is None:
             raise MemcollabError("mode collab needs two models: give --weak (or use --mode self)")
         if run_path(runs_dir, strong.name) == run_path(runs_dir, weak.name):
@@ -118,6 +118,6 @@ def distill(strong: Model, weak: Model | None, tasks: list[Task], out: Path, *, 
 
     build, merges = build_bank(constraints, summarizer, out, taxonomy=taxonomy, threshold=threshold,
                                parallel=params.parallel)
+    summarizer.close()
     summary.build, summary.merges = build.to_dict(), merges
     return summary
-    summarizer.close()
