@@ -1,6 +1,13 @@
-"""The batched engine on the real smollm2-135m (small contexts, a few tokens per call)."""
+"""The batched engine on the real smollm2-135m (small contexts, a few tokens per call).
+
+What a 135M model writes at temperature 0 differs between CPUs (their float paths differ, and
+a near-tie flips), so no test here asserts its wording: stop strings and lengths are checked on
+output the test forces (`ForcedLogits`), and the rest on token counts and on two runs agreeing.
+"""
 
 from __future__ import annotations
+
+import ctypes
 
 import pytest
 
@@ -34,6 +41,39 @@ def fresh(smollm2_path, parallel=3):
     return BatchedLlamaModel(smollm2_path, name="smollm2-135m", parallel=parallel, n_ctx=512)
 
 
+class ForcedLogits:
+    """Stands in for the llama_cpp module inside the engine: each sampled position's logits
+    become a one-hot row for the next token of `script` (then end of generation), a logit bias
+    that forces the output whatever the real logits are on this CPU."""
+
+    def __init__(self, real, model: BatchedLlamaModel, text: str):
+        llm = model.single.load()
+        self._real = real
+        self.script = llm.tokenize(text.encode(), add_bos=False, special=False) + [llm.token_eos()]
+        self.sampled = 0
+        self._row = (ctypes.c_float * model._n_vocab)()
+
+    def __getattr__(self, name):
+        return getattr(self._real, name)
+
+    def llama_get_logits_ith(self, ctx, i):
+        ctypes.memset(self._row, 0, ctypes.sizeof(self._row))
+        self._row[self.script[min(self.sampled, len(self.script) - 1)]] = 1.0
+        self.sampled += 1
+        return ctypes.cast(self._row, ctypes.POINTER(ctypes.c_float))
+
+
+COUNTING = "1, 2, 3, 4, 5, 6, 7, 8, 9, 10"
+
+
+def forced(model: BatchedLlamaModel, monkeypatch, text: str = COUNTING) -> ForcedLogits:
+    model.load()
+    force = ForcedLogits(model._llama_cpp, model, text)
+    monkeypatch.setattr(model, "_llama_cpp", force)
+    return force
+
+
+@pytest.mark.model
 def test_loader_picks_the_batched_engine_for_parallel_gguf(smollm2_path):
     assert isinstance(load_model(str(smollm2_path), parallel=4), BatchedLlamaModel)
     assert not isinstance(load_model(str(smollm2_path)), BatchedLlamaModel)
@@ -56,26 +96,39 @@ def test_complete_many_returns_every_request_in_order(batched):
     out = batched.complete_many(reqs)
     assert len(out) == len(reqs)
     for c in out:
-        assert c.prompt_tokens > 10 and 0 < c.completion_tokens <= 8
-        assert c.finish_reason in ("stop", "length") and c.extra["sampling"]["batch"] == 3
+        assert c.prompt_tokens > 10 and 0 <= c.completion_tokens <= 8
+        assert c.finish_reason == "stop" or (c.finish_reason, c.completion_tokens) == ("length", 8)
+        assert c.extra["sampling"]["batch"] == 3
     # one at a time through the same engine gives the same prompts and budgets
     single = batched.complete(reqs[1])
     assert single.prompt_tokens == out[1].prompt_tokens
 
 
 @pytest.mark.model
-def test_max_tokens_and_length(batched):
-    c = batched.complete(ask("Write a long story about a dragon.", max_tokens=5))
+def test_max_tokens_and_length(batched, monkeypatch):
+    forced(batched, monkeypatch)
+    c = batched.complete(ask("Count to ten.", max_tokens=5))
     assert (c.completion_tokens, c.finish_reason) == (5, "length")
 
 
 @pytest.mark.model
-def test_stop_string_cuts_the_text(batched):
-    free = batched.complete(ask("Count from 1 to 10, separated by commas.", max_tokens=24))
-    assert "," in free.text
-    cut = batched.complete(ask("Count from 1 to 10, separated by commas.", max_tokens=24, stop=(",",)))
-    assert "," not in cut.text and cut.finish_reason == "stop"
-    assert free.text.startswith(cut.text)
+def test_forced_output_comes_back_whole_with_its_token_count(batched, monkeypatch):
+    force = forced(batched, monkeypatch)
+    c = batched.complete(ask("Count to ten.", max_tokens=64))
+    assert (c.text, c.finish_reason) == (COUNTING, "stop")
+    assert c.completion_tokens == len(force.script) - 1  # the end-of-generation token is not counted
+
+
+@pytest.mark.model
+def test_stop_string_cuts_the_text(batched, monkeypatch):
+    forced(batched, monkeypatch)
+    cut = batched.complete(ask("Count to ten.", max_tokens=64, stop=(",",)))
+    assert (cut.text, cut.finish_reason) == ("1", "stop")
+    forced(batched, monkeypatch)
+    # the first stop string of the list that occurs wins, as in llama-cpp-python
+    two = batched.complete(ask("Count to ten.", max_tokens=64, stop=("7", ", 3")))
+    assert (two.text, two.finish_reason) == ("1, 2", "stop")
+    assert 0 < cut.completion_tokens < two.completion_tokens < 64
 
 
 @pytest.mark.model

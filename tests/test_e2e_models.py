@@ -1,7 +1,8 @@
 """Every subcommand end to end on a real small model (smollm2-135m) through llama.cpp.
 
 Kept small: a handful of easy tasks, short generations. These check that the real parts fit
-together (engine, prompts, sandbox, verifier, files), not how good the model is.
+together (engine, prompts, sandbox, verifier, files), not how good the model is: what a 135M
+model writes differs between CPUs, so nothing here depends on its wording or on its being right.
 """
 
 import json
@@ -42,11 +43,12 @@ def test_solve_writes_graded_trajectories(smollm2_path, tasks_file, tmp_path):
     result = invoke("solve", "-m", smollm2_path, "-b", tasks_file, "-o", out, "--max-tokens", "48",
                     "--max-turns", "2", "--n-ctx", "1024", "--json")
     summary = json.loads(result.stdout)
-    assert summary["graded"] == 4 and summary["completion_tokens"] > 0
     records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert summary["graded"] == 4
+    assert summary["completion_tokens"] == sum(r["usage"]["completion_tokens"] for r in records)
     assert [r["task_id"] for r in records] == ["a", "b", "c", "d"]
     assert all(r["verdict"] in {"pass", "fail", "no_answer"} for r in records)
-    assert all(r["messages"][2]["role"] == "assistant" and r["messages"][2]["content"] for r in records)
+    assert all(r["messages"][2]["role"] == "assistant" and 1 <= r["turns"] <= 2 for r in records)
     assert records[0]["model"]["sha256"] == "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
 
 

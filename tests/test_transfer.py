@@ -235,4 +235,4 @@ def test_transfer_command_runs_models(cli, tmp_path, monkeypatch):
         "| model | none | MemCollab |", "|---|---:|---:|",
         "| small | 25.0%, n=4 | 100.0% (+75.0), n=4 |",
         "| big | 25.0%, n=4 | 100.0% (+75.0), n=4 |"]
-    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["big.jsonl", "small.jsonl"]
+    assert sorted(p.name for p in (tmp_path / "runs").glob("*.jsonl")) == ["big.jsonl", "small.jsonl"]

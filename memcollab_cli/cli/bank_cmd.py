@@ -118,11 +118,10 @@ def merge(
 
       memcollab bank merge banks/a.jsonl banks/b.jsonl -o banks/ab.jsonl
     """
-    from memcollab_cli.memory import merge_banks, read_bank, write_bank
+    from memcollab_cli.memory.dedup import merge_bank_files
 
-    with common.user_errors():
-        entries, report = merge_banks([read_bank(b) for b in banks], threshold=threshold)
-        write_bank(out, entries)
+    with common.user_errors():  # read-merge-write under OUT's lock: `merge X A -o X` loses nothing
+        entries, report = merge_bank_files(banks, out, threshold=threshold)
     common.err_console().print(f"{out}: {len(entries)} entries ({len(report)} merges)", markup=False)
 
 

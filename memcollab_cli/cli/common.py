@@ -30,17 +30,23 @@ def _width() -> int | None:
     return int(width) if width and width.isdigit() else None
 
 
+RESUMABLE = "Interrupted: finished records are saved; rerun the same command to resume."
+
+
 @contextmanager
-def user_errors() -> Iterator[None]:
-    """Turn a MemcollabError into one `Error: …` line on stderr and exit status 1."""
+def user_errors(interrupted: str = RESUMABLE) -> Iterator[None]:
+    """Turn a MemcollabError into one `Error: …` line on stderr and exit status 1.
+
+    Ctrl-C prints `interrupted` (what was kept: commands that write only at the end say so) and
+    exits 130.
+    """
     try:
         yield
     except MemcollabError as e:
         err_console().print(f"Error: {e}", markup=False, highlight=False)
         raise typer.Exit(code=1) from None
     except KeyboardInterrupt:
-        err_console().print("Interrupted: finished records are saved; rerun the same command to resume.",
-                            markup=False)
+        err_console().print(interrupted, markup=False)
         raise typer.Exit(code=130) from None
 
 

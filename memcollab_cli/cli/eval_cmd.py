@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from memcollab_cli.cli import common
+from memcollab_cli.jsonl import jsonl_stem
 
 EXIT_WORSE = 3  # --fail-if-worse: a bank scored below no memory
 
@@ -28,7 +29,7 @@ def parse_bank(spec: str) -> tuple[str, Path]:
         if not name:
             raise typer.BadParameter(f"{spec!r} has an empty NAME; write NAME=PATH or just PATH")
     else:
-        name = path.stem
+        name = jsonl_stem(path)
     if not path.is_file():
         raise typer.BadParameter(f"{spec!r}: no bank file at {path}")
     return name, path

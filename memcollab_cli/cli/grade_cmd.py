@@ -31,10 +31,14 @@ def grade(
 
       memcollab grade answers.jsonl -b gsm8k --json
     """
+    from memcollab_cli.jsonl import is_gzip_name, jsonl_stem
     from memcollab_cli.pipeline.grade import grade_samples
 
-    out = out or samples.with_name(samples.stem + "_results.jsonl")
-    with common.user_errors():
+    suffix = "_results.jsonl.gz" if is_gzip_name(samples) else "_results.jsonl"
+    out = out or samples.with_name(jsonl_stem(samples) + suffix)
+    # Graded lines are written once, at the end: an interrupted grade has saved nothing.
+    with common.user_errors(interrupted=f"Interrupted: nothing was saved ({out} is written only "
+                                        "when every line is graded); rerun the same command."):
         summary = grade_samples(benchmark, samples, out, split=split, mbpp_dir=mbpp_dir)
     if json_:
         common.print_json(summary)

@@ -14,23 +14,17 @@ next `distill`/`bank merge` recomputes it (see `entry_id`).
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import string
-import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from memcollab_cli.errors import DataError
-from memcollab_cli.jsonl import write_jsonl
-
-try:  # flock exists on Linux and macOS; elsewhere writes go unguarded.
-    import fcntl
-except ImportError:  # pragma: no cover - Windows
-    fcntl = None
+from memcollab_cli.filelock import hold_lock
+from memcollab_cli.jsonl import iter_lines, write_jsonl
 
 FORMAT = "memcollab.bank/1"
 
@@ -205,24 +199,8 @@ def _evidence_problems(ev) -> list[str]:
 
 
 def _iter_lines(path: Path) -> Iterator[tuple[int, dict | None, str | None]]:
-    """(line number, object or None, problem or None) for every non-blank line."""
-    try:
-        fh = open(path, encoding="utf-8")
-    except FileNotFoundError:
-        raise DataError(f"{path}: no such file") from None
-    with fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                yield lineno, None, f"not valid JSON ({e.msg}); fix or delete the line"
-                continue
-            if not isinstance(obj, dict):
-                yield lineno, None, f"expected a JSON object, got {type(obj).__name__}"
-                continue
-            yield lineno, obj, None
+    """(line number, object or None, problem or None) for every non-blank line (gzip too)."""
+    return iter_lines(path)
 
 
 def _problems(path: Path) -> Iterator[tuple[str | None, MemoryEntry | None]]:
@@ -271,50 +249,40 @@ def sort_key(entry: MemoryEntry) -> tuple[str, str, str]:
 
 @contextmanager
 def bank_lock(path: str | Path, timeout: float = 30.0):
-    """Hold an exclusive lock on `<path>.lock` while writing `path`.
+    """Hold the exclusive lock on `<path>.lock` while reading-merging-writing or writing `path`.
 
-    A second writer waits up to `timeout` seconds, then gets a DataError. flock locks belong to
-    the open file, so they vanish when a writer dies: a leftover `.lock` file is harmless and is
-    never deleted (deleting it would let two writers lock two different files).
+    A second writer waits up to `timeout` seconds, then gets a DataError (see
+    `memcollab_cli.filelock`).
     """
-    lock_path = Path(f"{path}.lock")
-    if fcntl is None:  # pragma: no cover
-        yield lock_path
-        return
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock_path, "a") as fh:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise DataError(f"{path}: another process is writing this bank (lock "
-                                    f"{lock_path} held for {timeout:g}s); wait for it to "
-                                    "finish and retry") from None
-                time.sleep(0.05)
-        try:
-            yield lock_path
-        finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+    busy = (f"{path}: another process is writing this bank (lock {Path(path).name}.lock held for "
+            f"{timeout:g}s); wait for it to finish and retry")
+    with hold_lock(path, timeout=timeout, busy=busy) as lock:
+        yield lock
 
 
 def write_bank(path: str | Path, entries: Iterable[MemoryEntry], lock_timeout: float = 30.0
                ) -> None:
-    """Atomically write a bank sorted by (category, subcategory, id), under `bank_lock`.
+    """Atomically write a bank sorted by (category, subcategory, id), under `bank_lock`."""
+    update_bank(path, lambda: entries, lock_timeout)
 
-    Duplicate ids are refused (merge first with `dedup.merge_entries`): a bank with them could not
-    be read back.
+
+def update_bank(path: str | Path, make_entries: Callable[[], Iterable[MemoryEntry]],
+                lock_timeout: float = 30.0) -> list[MemoryEntry]:
+    """Write what `make_entries()` returns to `path`, calling it with the lock already held.
+
+    Whatever it reads (`path` itself, in `bank merge X A -o X`) cannot change before the write,
+    so two updates of one bank run one after the other and neither is lost. Duplicate ids are
+    refused (merge first with `dedup.merge_entries`): a bank with them could not be read back.
     """
-    entries = sorted(entries, key=sort_key)
-    seen: set[str] = set()
-    for e in entries:
-        if e.id in seen:
-            raise DataError(f"{path}: two entries share id {e.id!r}; merge them before writing")
-        seen.add(e.id)
     with bank_lock(path, timeout=lock_timeout):
+        entries = sorted(make_entries(), key=sort_key)
+        seen: set[str] = set()
+        for e in entries:
+            if e.id in seen:
+                raise DataError(f"{path}: two entries share id {e.id!r}; merge them before writing")
+            seen.add(e.id)
         write_jsonl(path, (e.to_dict() for e in entries))
+    return entries
 
 
 # ---------------------------------------------------------------------------------------------

@@ -30,11 +30,12 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 from rapidfuzz import fuzz, process, utils
 
-from memcollab_cli.memory.bank import MemoryEntry, sort_key
+from memcollab_cli.memory.bank import MemoryEntry, read_bank, sort_key, update_bank
 
 DEFAULT_THRESHOLD = 90
 _BLOCK = 512  # rows scored per cdist call: bounds memory at _BLOCK x bucket bytes
@@ -201,3 +202,21 @@ def merge_banks(banks: Iterable[Iterable[MemoryEntry]], threshold: float = DEFAU
                 ) -> tuple[list[MemoryEntry], list[Merge]]:
     """`bank merge`: several banks into one, merged as `merge_entries` does."""
     return merge_entries([e for bank in banks for e in bank], threshold)
+
+
+def merge_bank_files(paths: Iterable[str | Path], out: str | Path,
+                     threshold: float = DEFAULT_THRESHOLD, lock_timeout: float = 30.0
+                     ) -> tuple[list[MemoryEntry], list[Merge]]:
+    """`bank merge A B -o OUT`: read, merge and write while holding OUT's lock.
+
+    OUT may be one of the inputs (`bank merge X A -o X`): a second merge into X waits for the
+    first to finish and then reads its result, so neither update is lost.
+    """
+    report: list[Merge] = []
+
+    def merged() -> list[MemoryEntry]:
+        entries, found = merge_banks([read_bank(p) for p in paths], threshold)
+        report.extend(found)
+        return entries
+
+    return update_bank(out, merged, lock_timeout), report

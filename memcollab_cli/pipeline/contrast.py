@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from memcollab_cli import prompts
-from memcollab_cli.jsonl import append_jsonl, read_jsonl, repair_tail, stream_jsonl
+from memcollab_cli.jsonl import append_jsonl, repair_tail, stream_jsonl
 from memcollab_cli.memory import (
     Constraint,
     clean_constraint,
@@ -31,6 +31,7 @@ from memcollab_cli.memory import (
 )
 from memcollab_cli.pipeline.transcript import attempt_text, task_text
 from memcollab_cli.pipeline.vocabulary import benchmark_vocabulary
+from memcollab_cli.records import read_trajectories
 from memcollab_cli.runtime.base import Model, Request
 
 SUMMARY_TOKENS = 400
@@ -59,7 +60,7 @@ def contrast(run_paths: list[Path], summarizer: Model, out: Path, *, strong: str
              on_pair: Callable[[ContrastSummary], None] | None = None,
              on_start: Callable[[ContrastSummary], None] | None = None) -> ContrastSummary:
     """Contrast the trajectories in `run_paths` and append constraints to `out`."""
-    runs = [read_jsonl(p) for p in run_paths]
+    runs = [read_trajectories(p) for p in run_paths]  # every line checked: file:line errors
     pairs, skipped = make_pairs(runs, policy=policy, strong=strong or summarizer.name)
     summary = ContrastSummary(pairs=len(pairs), skipped=dict(skipped))
     if on_start:
@@ -76,7 +77,7 @@ def summarize_successes(run_path: Path, summarizer: Model, out: Path, *, k: int 
                         on_pair: Callable[[ContrastSummary], None] | None = None,
                         on_start: Callable[[ContrastSummary], None] | None = None) -> ContrastSummary:
     """The naive baseline: constraints from one model's correct trajectories, no contrast."""
-    records = [r for r in read_jsonl(run_path) if r.get("correct")]
+    records = [r for r in read_trajectories(run_path) if r["correct"]]
     summary = ContrastSummary(pairs=len(records))
     if on_start:
         on_start(summary)

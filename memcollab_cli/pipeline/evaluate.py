@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from memcollab_cli.errors import DataError, MemcollabError
-from memcollab_cli.jsonl import repair_tail, sha256_text, stream_jsonl, write_jsonl
+from memcollab_cli.jsonl import jsonl_stem, repair_tail, sha256_file, stream_jsonl, write_jsonl
+from memcollab_cli.records import stream_trajectories
 from memcollab_cli.stats import PairedDifference, paired_difference, wilson_interval
 
 FORMAT = "memcollab.eval/1"
@@ -303,7 +304,7 @@ def plan_conditions(banks: Mapping[str, str | Path] | None, placebo: bool) -> li
     stems: dict[str, Path] = {}
     for label, path in (banks or {}).items():
         path = Path(path)
-        stem = path.stem
+        stem = jsonl_stem(path)
         if stem == NONE:
             raise MemcollabError(f"bank {path}: the name 'none' is taken by the no-memory "
                                  "condition; rename the file")
@@ -324,12 +325,10 @@ def _check_bank_versions(out: Path, model_name: str, plan: list[Condition]) -> N
     if not out.exists():
         return
     repair_tail(out)  # a run killed mid-line leaves half a record; solve would drop it too
-    current = {c.name: sha256_text(c.bank.read_text(encoding="utf-8"))[:12]
-               for c in plan if c.bank is not None}
-    for lineno, rec in stream_jsonl(out):
-        cond = rec.get("condition") or {}
-        name, sha = cond.get("name"), cond.get("bank_sha256")
-        if rec.get("model", {}).get("name") != model_name or name not in current or not sha:
+    current = {c.name: sha256_file(c.bank)[:12] for c in plan if c.bank is not None}
+    for lineno, rec in stream_trajectories(out, hint="this --outdir holds other records; use another"):
+        name, sha = rec["condition"]["name"], rec["condition"].get("bank_sha256")
+        if rec["model"]["name"] != model_name or name not in current or not sha:
             continue
         if sha != current[name]:
             raise DataError(

@@ -17,10 +17,11 @@ from pathlib import Path
 from memcollab_cli.agent import Episode, SolveParams, run_episodes
 from memcollab_cli.agent.episode import solve_prompt_hash
 from memcollab_cli.errors import DataError
-from memcollab_cli.jsonl import append_jsonl, repair_tail, sha256_text, stream_jsonl
+from memcollab_cli.filelock import hold_lock
+from memcollab_cli.jsonl import append_jsonl, jsonl_stem, repair_tail, sha256_file
 from memcollab_cli.memory import load_taxonomy, taxonomy_for_benchmark
 from memcollab_cli.pipeline.recall import Memory, classify
-from memcollab_cli.records import Trajectory
+from memcollab_cli.records import Trajectory, stream_trajectories
 from memcollab_cli.runtime.base import Model
 from memcollab_cli.tasks import Task
 
@@ -78,26 +79,30 @@ class SolveSummary:
         return d
 
 
+RESUME_HINT = "this --out file holds other records; write to a new --out"
+
+
 def condition_name(bank: Path | None, placebo: bool) -> str:
     if bank is None:
         return "none"
-    return f"placebo:{Path(bank).stem}" if placebo else Path(bank).stem
+    return f"placebo:{jsonl_stem(bank)}" if placebo else jsonl_stem(bank)
 
 
 def done_task_ids(out: Path, model_name: str, condition: str, params: dict) -> dict[str, Trajectory]:
     """Records already finished for this model and condition, by task id.
 
-    A record made with other settings (turns, tokens, temperature, prompts) is an error rather
-    than a silent mix of two experiments in one file.
+    Every line must be a trajectory record (a foreign line is an error naming it, not a
+    traceback), and a record made with other settings (turns, tokens, temperature, prompts) is
+    an error rather than a silent mix of two experiments in one file.
     """
     if not out.exists():
         return {}
     repair_tail(out)
     done = {}
-    for lineno, rec in stream_jsonl(out):
-        if rec.get("model", {}).get("name") == model_name and rec.get("condition", {}).get("name") == condition:
-            if rec.get("params") != params:
-                changed = sorted(k for k in params if rec.get("params", {}).get(k) != params[k])
+    for lineno, rec in stream_trajectories(out, hint=RESUME_HINT):
+        if rec["model"]["name"] == model_name and rec["condition"]["name"] == condition:
+            if rec["params"] != params:
+                changed = sorted(k for k in params if rec["params"].get(k) != params[k])
                 raise DataError(f"{out}:{lineno}: made with other settings ({', '.join(changed)}); "
                                 "write to a new --out (or rerun with the same settings to resume)")
             done[rec["task_id"]] = Trajectory.from_dict(rec)
@@ -108,9 +113,21 @@ def solve(model: Model, tasks: list[Task], out: Path, *, params: SolveParams = S
           bank: Path | None = None, top_p: int = 3, model_filter: bool = False, placebo: bool = False,
           on_record: Callable[[Trajectory, SolveSummary], None] | None = None,
           on_start: Callable[[SolveSummary], None] | None = None) -> SolveSummary:
-    """Solve `tasks` with `model`, appending trajectories to `out`; returns the summary."""
-    started = time.perf_counter()
+    """Solve `tasks` with `model`, appending trajectories to `out`; returns the summary.
+
+    One writer per file: a second `solve` into the same `out` is refused while this one runs.
+    """
     out = Path(out)
+    busy = (f"{out}: another memcollab run is writing this file (lock {out.name}.lock is held); "
+            "wait for it to finish, or write to another --out")
+    with hold_lock(out, busy=busy):
+        return _solve_locked(model, tasks, out, params, bank, top_p, model_filter, placebo,
+                             on_record, on_start)
+
+
+def _solve_locked(model, tasks, out, params, bank, top_p, model_filter, placebo, on_record,
+                  on_start) -> SolveSummary:
+    started = time.perf_counter()
     benchmark = tasks[0].benchmark if tasks else ""
     cond = condition_name(bank, placebo)
     summary = SolveSummary(model=model.name, benchmark=benchmark, condition=cond, tasks=len(tasks))
@@ -142,7 +159,7 @@ def _episodes(model, tasks, params, bank, top_p, model_filter, placebo, cond, mo
         return [Episode(t, params, "", {"name": cond}, model_info) for t in tasks]
     memory = Memory(bank, top_p=top_p, model_filter=model.name if model_filter else None,
                     placebo=placebo, seed=params.seed)
-    bank_sha = sha256_text(Path(bank).read_text(encoding="utf-8"))[:12]
+    bank_sha = sha256_file(bank)[:12]
     by_domain: dict[str, list[Task]] = {}
     for t in tasks:
         by_domain.setdefault(t.benchmark, []).append(t)

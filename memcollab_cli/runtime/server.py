@@ -104,7 +104,7 @@ class ServerModel:
                 continue
             try:
                 answer = json.loads(raw)
-            except ValueError:
+            except (ValueError, RecursionError):  # also bad UTF-8, absurd nesting or digits
                 raise ModelError(f"{url} answered with something that is not JSON "
                                  f"({raw[:80]!r}); is this an OpenAI-compatible server?") from None
             if not isinstance(answer, dict):
@@ -120,30 +120,67 @@ class ServerModel:
         start = time.perf_counter()
         answer = self._post("/chat/completions", self.payload(request))
         seconds = time.perf_counter() - start
-        choices = answer.get("choices")
-        if not choices or not isinstance(choices, list) or "message" not in choices[0]:
-            error = answer.get("error")
-            raise ModelError(f"{self.base_url}/chat/completions answered without choices"
-                             f"{f' ({error})' if error else ''}; is this an OpenAI-compatible "
-                             "chat endpoint?")
-        choice = choices[0]
-        usage = answer.get("usage") or {}
-        timings = answer.get("timings") or {}
-        details = usage.get("prompt_tokens_details") or {}
-        cached = details.get("cached_tokens")
-        if cached is None:
-            cached = timings.get("cache_n", 0)
+        text, finish, usage = self._read_answer(answer)
         return Completion(
-            text=(choice["message"] or {}).get("content") or "",
-            prompt_tokens=int(usage.get("prompt_tokens", 0)),
-            completion_tokens=int(usage.get("completion_tokens", 0)),
+            text=text,
+            prompt_tokens=usage["prompt_tokens"],
+            completion_tokens=usage["completion_tokens"],
             seconds=seconds,
-            cached_tokens=int(cached or 0),
-            finish_reason=choice.get("finish_reason") or "stop",
+            cached_tokens=usage["cached_tokens"],
+            finish_reason=finish,
             extra={"sampling": {k: v for k, v in self.payload(request).items()
                                 if k not in ("messages", "response_format", "stream")},
                    "server_model": answer.get("model")},
         )
+
+    def _read_answer(self, answer: dict) -> tuple[str, str, dict]:
+        """(text, finish reason, token counts) of a chat completion; ModelError naming a bad field."""
+        url = f"{self.base_url}/chat/completions"
+
+        def bad(field: str, value, expected: str) -> ModelError:
+            shown = json.dumps(value)[:60] if value is not None else "null"
+            return ModelError(f"{url} answered with a malformed reply: '{field}' must be {expected}, "
+                              f"got {shown}; is this an OpenAI-compatible chat endpoint?")
+
+        choices = answer.get("choices")
+        if not choices or not isinstance(choices, list):
+            error = answer.get("error")
+            raise ModelError(f"{url} answered without choices{f' ({str(error)[:200]})' if error else ''}; "
+                             "is this an OpenAI-compatible chat endpoint?")
+        choice = choices[0]
+        if not isinstance(choice, dict):
+            raise bad("choices[0]", choice, "an object")
+        message = choice.get("message")
+        if not isinstance(message, dict):
+            raise bad("choices[0].message", message, "an object")
+        text = _content_text(message.get("content"))
+        if text is None:
+            raise bad("choices[0].message.content", message.get("content"), "a string")
+        finish = choice.get("finish_reason") or "stop"
+        if not isinstance(finish, str):
+            raise bad("choices[0].finish_reason", finish, "a string")
+        counts = {}
+        usage, timings = answer.get("usage") or {}, answer.get("timings") or {}
+        if not isinstance(usage, dict):
+            raise bad("usage", usage, "an object")
+        if not isinstance(timings, dict):
+            timings = {}  # llama.cpp's own extra: only a fallback for the cached count
+        details = usage.get("prompt_tokens_details") or {}
+        if not isinstance(details, dict):
+            raise bad("usage.prompt_tokens_details", details, "an object")
+        for key, value, where in (("prompt_tokens", usage.get("prompt_tokens"), "usage.prompt_tokens"),
+                                  ("completion_tokens", usage.get("completion_tokens"),
+                                   "usage.completion_tokens"),
+                                  ("cached_tokens", details.get("cached_tokens", timings.get("cache_n")),
+                                   "usage.prompt_tokens_details.cached_tokens")):
+            if value is None:
+                value = 0
+            whole = (isinstance(value, int) and not isinstance(value, bool)) or \
+                (isinstance(value, float) and value.is_integer())  # not NaN nor Infinity
+            if not whole or value < 0:
+                raise bad(where, value, "a whole number >= 0")
+            counts[key] = int(value)
+        return text, finish, counts
 
     def complete_many(self, requests: list[Request]) -> list[Completion]:
         """Concurrently, `concurrency` at a time; results in request order; first error raised."""
@@ -159,6 +196,18 @@ class ServerModel:
 
     def close(self) -> None:
         pass  # stateless: every request opens its own connection
+
+
+def _content_text(content) -> str | None:
+    """A message's text: a string, null (a reply of tool calls only), or OpenAI's list of parts."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list) and all(isinstance(p, dict) and isinstance(p.get("text", ""), str)
+                                         for p in content):
+        return "".join(p.get("text", "") for p in content)
+    return None
 
 
 def _describe_reason(reason) -> str:
@@ -178,5 +227,5 @@ def _error_detail(e: urllib.error.HTTPError) -> str:
         err = body.get("error", body)
         msg = err.get("message") if isinstance(err, dict) else err
         return str(msg)[:200] if msg else e.reason
-    except (ValueError, AttributeError, OSError):
+    except (ValueError, RecursionError, AttributeError, OSError):
         return str(e.reason)

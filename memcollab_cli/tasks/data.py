@@ -33,7 +33,7 @@ from pathlib import Path
 
 from memcollab_cli import paths
 from memcollab_cli.errors import DataError
-from memcollab_cli.jsonl import atomic_open, stream_jsonl
+from memcollab_cli.jsonl import atomic_open, is_jsonl_name, jsonl_stem, stream_jsonl
 from memcollab_cli.tasks import math_data
 from memcollab_cli.tasks.base import Task
 
@@ -425,6 +425,32 @@ _USER_FIELDS = {
 }  # fmt: skip
 
 
+# What each field must hold, with how to fix it: JSON numbers are accepted where text is meant
+# (ids, answers) and turned into text; code fields must be text.
+_USER_TEXT = {
+    "question": "the problem as text",
+    "domain": "'math' or 'code'",
+    "tests": "one string of Python asserts (join a list of asserts with newlines)",
+    "entry_point": "the name of the function under test",
+    "public_tests": "one string of Python asserts the model may run",
+    "setup_code": "Python source (a string) run after the solution",
+    "category": "a category name",
+}
+
+
+def _user_field_problem(row: dict) -> str:
+    for key in ("id", "answer"):
+        value = row.get(key)
+        if key in row and (isinstance(value, bool) or not isinstance(value, (str, int, float))):
+            return f"{key!r} must be a string or a number, got {type(value).__name__}"
+    for key, what in _USER_TEXT.items():
+        if key in row and not isinstance(row[key], str):
+            return f"{key!r} must be {what}, got {type(row[key]).__name__}"
+    if "meta" in row and not isinstance(row["meta"], dict):
+        return f"'meta' must be an object, got {type(row['meta']).__name__}"
+    return ""
+
+
 def _read_user_jsonl(path: Path) -> list[Task]:
     tasks, seen = [], {}
     for lineno, row in stream_jsonl(path):
@@ -435,8 +461,11 @@ def _read_user_jsonl(path: Path) -> list[Task]:
                 f"{where}: unknown key {unknown[0]!r}; allowed: {', '.join(sorted(_USER_FIELDS))}"
             )
         for key in ("id", "question"):
-            if not isinstance(row.get(key), (str, int)) or row.get(key) == "":
+            if key not in row or row.get(key) == "":
                 raise DataError(f"{where}: missing {key!r}; every task needs an id and a question")
+        problem = _user_field_problem(row)
+        if problem:
+            raise DataError(f"{where}: {problem}")
         domain = row.get("domain") or ("code" if row.get("tests") else "math")
         if domain not in ("math", "code"):
             raise DataError(f"{where}: domain {domain!r} must be 'math' or 'code'")
@@ -452,7 +481,7 @@ def _read_user_jsonl(path: Path) -> list[Task]:
         tasks.append(
             Task(
                 id=task_id,
-                benchmark=path.stem,
+                benchmark=jsonl_stem(path),
                 domain=domain,
                 answer=str(row.get("answer", "")),
                 **fields,
@@ -504,7 +533,7 @@ def load_tasks(
     keeps every n-th task from position i, so that n runs with shards 0/n .. (n-1)/n split the
     selection between them.
     """
-    if benchmark.endswith(".jsonl"):
+    if is_jsonl_name(benchmark):
         if split not in (None, "test"):
             raise DataError(f"{benchmark} is one split; drop --split {split!r} (or use 'test')")
         split = "test"
@@ -522,7 +551,7 @@ def load_tasks(
                 raise DataError(
                     f"{benchmark} has no split {part!r}; choose one of {', '.join(info.splits)}"
                 )
-    if benchmark.endswith(".jsonl"):
+    if is_jsonl_name(benchmark):
         tasks = _read_user_jsonl(Path(benchmark))  # a user's file may change: never cached
     else:
         directory = str(mbpp_directory(mbpp_dir)) if benchmark.startswith("mbpp") else None
