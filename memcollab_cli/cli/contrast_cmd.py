@@ -15,6 +15,10 @@ Policy = Annotated[str, typer.Option(
     "--pair-policy", help="mixed: only tasks where one run is right and another wrong; "
     "prefer-strong: also pair both-right/both-wrong tasks with the strong model as preferred; "
     "all: every (right, wrong) combination.")]
+Localize = Annotated[bool, typer.Option(
+    "--localize/--no-localize", help="Tell the summarizer where the wrong attempt first departs from "
+    "the benchmark's reference (GSM8K's intermediate results, a worked solution, the failing test), "
+    "where there is one. --no-localize is the paper's pure form.")]
 
 
 def contrast(
@@ -29,6 +33,8 @@ def contrast(
         show_default=False)] = None,
     policy: Policy = "mixed",
     k: Annotated[int, typer.Option("--k", min=1, max=10, help="Constraints per pair, at most.")] = 3,
+    localize: Localize = True,
+    parallel: common.Parallel = 1,
     n_ctx: common.NCtx = 8192,
     gpu_layers: common.GpuLayers = None,
     chat_format: common.ChatFormat = None,
@@ -37,10 +43,12 @@ def contrast(
 ) -> None:
     """Contrast right and wrong trajectories of the same tasks into abstract constraints.
 
-    Each pair (one verified right, one verified wrong) is shown to the summarizer, which writes up
-    to K constraints "When ..., enforce ...; avoid ..." under a JSON schema. Constraints that quote
-    the task's numbers or answer, hold code, or run too long are rejected and counted. Every pair's
-    raw reply and rejections go to contrast-log.jsonl beside the output.
+    Each pair (one verified right, one verified wrong) is shown to the summarizer, which first
+    analyses where the wrong attempt goes astray (told where it leaves the reference, with
+    --localize), then writes up to K constraints "When ..., enforce ...; avoid ..." under a JSON
+    schema, or none. Constraints that quote the task's numbers or answer, hold code, run too long,
+    mirror themselves, say nothing specific or talk about the problem are rejected and counted.
+    Every pair's analysis, reply and rejections go to contrast-log.jsonl beside the output.
 
     Examples:
 
@@ -52,9 +60,10 @@ def contrast(
     with common.user_errors():
         if policy not in POLICIES:
             raise typer.BadParameter(f"choose one of {', '.join(POLICIES)}", param_hint="--pair-policy")
-        with closing(common.open_model(summarizer, n_ctx, gpu_layers, chat_format, threads)) as engine, \
+        with closing(common.open_model(summarizer, n_ctx, gpu_layers, chat_format, threads, parallel)) as engine, \
                 stage_progress(f"contrast · {engine.name}", None) as advance:
             summary = run_contrast(runs, engine, out, strong=strong, policy=policy, k=k,
+                                   localize=localize, parallel=parallel,
                                    on_pair=lambda s: advance(f"{s.accepted} kept"),
                                    on_start=lambda s: advance(n=0, total=s.pairs))
     s = summary.to_dict()
@@ -74,8 +83,12 @@ def render_contrast(s: dict) -> None:
     for reason, n in sorted(s["skipped"].items()):
         table.add_row(f"  tasks skipped: {reason}", str(n))
     table.add_row("pairs resumed from an earlier run", str(s["resumed"]))
+    table.add_row("pairs told where B leaves the reference", str(s.get("localized", 0)))
+    if s.get("dropped_unlogged"):
+        table.add_row("constraints of unlogged pairs dropped", str(s["dropped_unlogged"]))
     table.add_row("constraints proposed", str(s["proposed"]))
     for reason, n in sorted(s["rejected"].items()):
         table.add_row(f"  rejected: {reason}", str(n))
+    table.add_row("pairs with no transferable lesson", str(s.get("no_lesson", 0)))
     table.add_row("constraints kept", str(s["accepted"]))
     common.out_console().print(table)

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from memcollab_cli.cli import common
-from memcollab_cli.cli.contrast_cmd import Policy, render_contrast
+from memcollab_cli.cli.contrast_cmd import Localize, Policy, render_contrast
 from memcollab_cli.cli.progress import stage_progress
 
 
@@ -30,6 +30,7 @@ def distill(
         "no contrast; self-contrast: one model sampled twice at temperature 0.7.")] = "collab",
     policy: Policy = "mixed",
     k: Annotated[int, typer.Option("--k", min=1, max=10, help="Constraints per pair, at most.")] = 3,
+    localize: Localize = True,
     threshold: Annotated[int, typer.Option(
         "--merge-threshold", min=50, max=100, help="rapidfuzz similarity (0-100) at which two "
         "constraints of one category merge.")] = 90,
@@ -80,7 +81,8 @@ def distill(
             summary = run_distill(opened(strong, parallel), opened(weak if mode == "collab" else None, parallel),
                                   tasks, out, mode=mode, policy=policy, k=k, threshold=threshold, params=params,
                                   workdir=workdir, runs_dir=runs_dir, taxonomy=taxonomy,
-                                  summarizer=opened(summarizer), report=stage_progress)
+                                  summarizer=opened(summarizer, parallel), localize=localize,
+                                  report=stage_progress)
     s = summary.to_dict()
     if json_:
         common.print_json(s)

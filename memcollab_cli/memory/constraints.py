@@ -3,7 +3,8 @@
 Also the guard rails around the summarizer's output: `constraint_schema(k)` is the JSON schema the
 output is constrained to (llama.cpp turns it into a grammar), `clean_constraint` tidies the three
 fields, and `validate_constraint` rejects constraints that are not abstract — too long, code, the
-task's own numbers, or its answer — with a reason that `contrast` records.
+task's own numbers, or its answer — or that say nothing (mirror images, empty generalities, notes
+about the problem: substance.py), with a reason that `contrast` records.
 
 Left out: calling the summarizer (the pipeline does that) and classification (taxonomy.py).
 """
@@ -19,11 +20,14 @@ from pathlib import Path
 from memcollab_cli.errors import DataError
 from memcollab_cli.jsonl import dumps, sha256_text, stream_jsonl
 from memcollab_cli.memory.bank import MemoryEntry, entry_id
+from memcollab_cli.memory.substance import empty_field, mirror_image, problem_note
 
 FORMAT = "memcollab.constraint/1"
 FIELDS = ("when", "enforce", "avoid")
-KEYS = ("avoid", "benchmark", "enforce", "format", "id", "neg", "pos", "prompt", "summarizer",
-        "task_id", "when")
+KEYS = ("avoid", "benchmark", "enforce", "format", "id", "localize", "neg", "pos", "prompt",
+        "summarizer", "task_id", "when")
+# Keys that files written before they existed lack, with the value that means "not recorded".
+OPTIONAL_KEYS = {"localize": ""}
 
 # 40 words per field: the paper's example ("When dealing with joint probability, enforce explicit
 # case enumeration; avoid assuming independence") uses under ten; anything past 40 is a worked
@@ -73,8 +77,10 @@ class Constraint:
 
     `pos`/`neg` are {model, record}: the model name and the trajectory record id. `neg` is
     {"model": "", "record": ""} for constraints summarized from a success alone (the self-memory
-    baseline). `id` is unique per line: it hashes the pair and the text, so the same sentence from
-    two pairs gives two lines (merging happens later, in `distill`).
+    baseline). `localize` names the hint the summarizer was given about where `neg` departs from
+    the reference ("gsm8k-steps", "solution-numbers", "failing-test"; "" for none); it is not
+    part of `id`, which is unique per line: it hashes the pair and the text, so the same sentence
+    from two pairs gives two lines (merging happens later, in `distill`).
     """
 
     task_id: str
@@ -86,6 +92,7 @@ class Constraint:
     neg: dict = field(default_factory=lambda: {"model": "", "record": ""})
     summarizer: str = ""
     prompt: str = ""
+    localize: str = ""
     format: str = FORMAT
     id: str = ""
 
@@ -104,7 +111,7 @@ class Constraint:
 
     @classmethod
     def from_dict(cls, d: dict) -> "Constraint":
-        return cls(**{k: d[k] for k in KEYS})
+        return cls(**{k: d.get(k, OPTIONAL_KEYS.get(k)) for k in KEYS})
 
     def to_entry(self, category: str, subcategory: str) -> MemoryEntry:
         """The bank entry this constraint becomes once its task is classified (support 1)."""
@@ -125,7 +132,7 @@ def read_constraints(path: str | Path) -> list[Constraint]:
         if unknown:
             raise DataError(f"{path}:{lineno}: unknown key {unknown[0]!r} "
                             f"(expected one of {', '.join(KEYS)})")
-        missing = [k for k in KEYS if k not in d]
+        missing = [k for k in KEYS if k not in d and k not in OPTIONAL_KEYS]
         if missing:
             raise DataError(f"{path}:{lineno}: missing key {missing[0]!r}")
         for side in ("pos", "neg"):
@@ -141,18 +148,20 @@ def read_constraints(path: str | Path) -> list[Constraint]:
 
 
 def constraint_schema(k: int = 3) -> dict:
-    """JSON schema for `{"constraints": [{"when", "enforce", "avoid"}]}` with 1..k items.
+    """JSON schema for `{"constraints": [{"when", "enforce", "avoid"}]}` with 0..k items.
 
     Uses only what llama.cpp's json-schema-to-grammar supports (enum-free strings with
-    minLength/maxLength, arrays with minItems/maxItems, additionalProperties false). At least one
-    item: a verified-right and a verified-wrong attempt always differ somewhere.
+    minLength/maxLength, arrays with minItems/maxItems, additionalProperties false). The grammar
+    writes properties in this dict's order, so the fields come in the order of the reasoning:
+    the situation, then what to do, then the mistake. Zero items is allowed: a pair may hold no
+    lesson that transfers (a slip, a misread number), and a forced item is then noise.
     """
     text = {"type": "string", "minLength": MIN_CHARS, "maxLength": MAX_CHARS}
     item = {"type": "object", "properties": {f: dict(text) for f in FIELDS},
              "required": list(FIELDS), "additionalProperties": False}
     return {"type": "object",
             "properties": {"constraints": {"type": "array", "items": item,
-                                           "minItems": 1, "maxItems": k}},
+                                           "minItems": 0, "maxItems": k}},
             "required": ["constraints"], "additionalProperties": False}
 
 
@@ -201,7 +210,7 @@ def _answer_forms(answer: str) -> str:
 
 def validate_constraint(when: str, enforce: str, avoid: str, task_text: str,
                         answer: str = "", *, prompt_examples: str = "",
-                        common_words: frozenset[str] | None = None) -> str | None:
+                        common_words: frozenset[str] | None = None, reference: str = "") -> str | None:
     """Why a constraint must be rejected, or None when it is acceptable.
 
     Checked in this order (the first failing rule is reported):
@@ -211,8 +220,9 @@ def validate_constraint(when: str, enforce: str, avoid: str, task_text: str,
     - "contains the answer": a numeric answer (2+ digits) appears as a number, or a non-numeric
       answer of 3+ characters appears verbatim (case and spaces ignored);
     - "quotes the task's numbers (48, 120)": a number of two or more characters that occurs in
-      the task text or the answer. Single digits are allowed (see `_is_trivial`), and so are
-      numbers the task does not contain ("360 degrees"), which are general knowledge;
+      the task text, the answer or `reference` (what the summarizer was told of the reference
+      solution, e.g. its intermediate results). Single digits are allowed (see `_is_trivial`),
+      and so are numbers the task does not contain ("360 degrees"), which are general knowledge;
     - "contains a calculation": digits joined by an operator or "=" ("3 * 2 = 6");
     - "names the task's entities (April, Natalia)": a capitalized word of the task;
     - "names the task's objects (balls, flowers)": with `common_words` (the benchmark's shared
@@ -220,7 +230,13 @@ def validate_constraint(when: str, enforce: str, avoid: str, task_text: str,
     - "copies the task's wording": five words in a row from the task text;
     - "copies the prompt's examples": five words in a row from `prompt_examples`, the style
       examples the summarizer was shown (small models paste them back);
-    - "repeats itself": two fields that say the same thing.
+    - "repeats itself": two fields that say the same thing;
+    - "mirror image": "avoid" is "enforce" with its polarity flipped ("considering the total" /
+      "not considering the total");
+    - "note about the problem ('the problem involves')": a remark on the problem statement or the
+      attempts rather than a way of reasoning;
+    - "empty generality ('enforce')": a field with no word beyond generic ones ("correct
+      calculation", "be careful").
     A single-digit answer is therefore never caught by the answer rule; that is the price of
     allowing "two cases".
     """
@@ -243,7 +259,7 @@ def validate_constraint(when: str, enforce: str, avoid: str, task_text: str,
             return "contains the answer"
     elif len(gold) >= 3 and gold in _squash(joined):
         return "contains the answer"
-    quoted = _numbers(joined) & (_numbers(task_text) | _numbers(answer))
+    quoted = _numbers(joined) & (_numbers(task_text) | _numbers(answer) | _numbers(reference))
     quoted = sorted((n for n in quoted if not _is_trivial(n)), key=lambda n: (len(n), n))
     if quoted:
         return f"quotes the task's numbers ({', '.join(quoted)})"
@@ -261,6 +277,12 @@ def validate_constraint(when: str, enforce: str, avoid: str, task_text: str,
     fields = [" ".join(_words(v)) for v in values.values()]
     if len(set(fields)) < len(fields):
         return "repeats itself"
+    if mirror_image(enforce, avoid):
+        return "mirror image"
+    if note := problem_note(joined):
+        return f"note about the problem ({note!r})"
+    if empty := empty_field(values):
+        return f"empty generality ({empty!r})"
     return None
 
 

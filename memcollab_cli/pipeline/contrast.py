@@ -1,15 +1,23 @@
 """`contrast`: pair right and wrong trajectories of the same task and summarize the difference.
 
-For each pair the summarizer (by default the stronger model) writes up to K constraints
-`{when, enforce, avoid}` under a JSON schema. Constraints that still break the rules (too long,
-quoting the task's numbers, answer or objects, code) are rejected and counted, never written to the bank.
+For each pair the summarizer (by default the stronger model) first analyses the two attempts in
+free text — where B first goes wrong and what would have prevented it — and then, with that
+analysis in the conversation, writes up to K constraints `{when, enforce, avoid}` under a JSON
+schema (zero when there is no lesson that transfers). Where the benchmark has a reference, the
+first prompt also says where B departs from it (`localize`, see localize.py). Constraints that
+still break the rules (too long, quoting the task's numbers, answer or objects, code, mirror
+images, empty generalities, notes about the problem) are rejected and counted, never written to
+the bank.
 
 Outputs, both appended one finished pair at a time so a run resumes:
 - `constraints.jsonl`: one line per accepted constraint, with provenance;
-- `contrast-log.jsonl` beside it: one line per pair with the raw reply and every rejection.
+- `contrast-log.jsonl` beside it: one line per pair with both replies and every rejection.
+A pair is done once its log line is written; constraints of a pair that never got its log line
+(a run killed between the two appends) are dropped when the run resumes, so redoing the pair
+cannot duplicate them.
 
 `summarize_successes` is the non-contrastive baseline (`distill --mode self`): one model's own
-correct trajectories summarized alone.
+correct trajectories summarized alone, in one turn.
 """
 
 from __future__ import annotations
@@ -21,7 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from memcollab_cli import prompts
-from memcollab_cli.jsonl import append_jsonl, repair_tail, stream_jsonl
+from memcollab_cli.errors import DataError
+from memcollab_cli.jsonl import append_jsonl, repair_tail, sha256_text, stream_jsonl, write_jsonl
 from memcollab_cli.memory import (
     Constraint,
     clean_constraint,
@@ -29,25 +38,60 @@ from memcollab_cli.memory import (
     make_pairs,
     validate_constraint,
 )
+from memcollab_cli.pipeline.localize import Hint, locate, reference_task
 from memcollab_cli.pipeline.transcript import attempt_text, task_text
 from memcollab_cli.pipeline.vocabulary import benchmark_vocabulary
 from memcollab_cli.records import read_trajectories
 from memcollab_cli.runtime.base import Model, Request
 
+ANALYSIS_TOKENS = 320  # the free-text turn: a few sentences, bounded so it cannot ramble on
 SUMMARY_TOKENS = 400
+FIELDS = ("when", "enforce", "avoid")
 
 
 @dataclass
 class ContrastSummary:
     pairs: int = 0
     skipped: dict = field(default_factory=dict)  # reason -> tasks not paired
+    localized: int = 0  # pairs whose prompt said where B departs from the reference
     proposed: int = 0
     accepted: int = 0
+    no_lesson: int = 0  # pairs the summarizer answered with zero constraints
     rejected: dict = field(default_factory=dict)  # reason -> constraints
     resumed: int = 0  # pairs already summarized by an earlier run
+    dropped_unlogged: int = 0  # constraints of a pair whose log line was never written
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class _Prompts:
+    """The templates of one summarizing conversation: an optional free-text turn, then JSON."""
+
+    analysis: prompts.Template | None
+    answer: prompts.Template
+
+    @property
+    def hash(self) -> str:
+        if self.analysis is None:
+            return self.answer.hash  # one turn: the template's own hash, as before
+        return sha256_text(self.analysis.text + "\n\n" + self.answer.text)[:12]
+
+    @property
+    def text(self) -> str:
+        return "\n".join(t.text for t in (self.analysis, self.answer) if t is not None)
+
+
+@dataclass
+class _Job:
+    task_id: str
+    benchmark: str
+    pos: dict
+    neg: dict | None
+    analysis: str | None  # the first turn's prompt, or None for a single turn
+    answer: str  # the JSON turn's prompt
+    hint: Hint | None = None
 
 
 def log_path(out: Path) -> Path:
@@ -55,21 +99,38 @@ def log_path(out: Path) -> Path:
         if "constraints" in out.stem else out.with_name(out.stem + ".log.jsonl")
 
 
+def hint_block(hint: Hint | None) -> str:
+    """The hint as the analysis prompt shows it ("" without one: the paper's pure form)."""
+    if hint is None:
+        return ""
+    return f"\nWhat a reference solution shows about B: {hint.text}\n"
+
+
 def contrast(run_paths: list[Path], summarizer: Model, out: Path, *, strong: str | None = None,
-             policy: str = "mixed", k: int = 3,
+             policy: str = "mixed", k: int = 3, localize: bool = True, parallel: int = 1,
              on_pair: Callable[[ContrastSummary], None] | None = None,
              on_start: Callable[[ContrastSummary], None] | None = None) -> ContrastSummary:
-    """Contrast the trajectories in `run_paths` and append constraints to `out`."""
+    """Contrast the trajectories in `run_paths` and append constraints to `out`.
+
+    `localize` tells the summarizer where B departs from the benchmark's reference, for pairs
+    whose task has one (False: the paper's pure form). `parallel` pairs are summarized at once
+    (one batch per turn on an engine that batches).
+    """
     runs = [read_trajectories(p) for p in run_paths]  # every line checked: file:line errors
     pairs, skipped = make_pairs(runs, policy=policy, strong=strong or summarizer.name)
     summary = ContrastSummary(pairs=len(pairs), skipped=dict(skipped))
     if on_start:
         on_start(summary)
-    template = prompts.load("contrast")
-    jobs = [(p.task_id, p.benchmark, p.pos, p.neg, template.render(
-        problem=task_text(p.pos), preferred=attempt_text(p.pos), unpreferred=attempt_text(p.neg), k=k))
-        for p in pairs]
-    _summarize(jobs, summarizer, template, out, k, summary, on_pair)
+    turns = _Prompts(prompts.load("contrast"), prompts.load("contrast_json"))
+    answer = turns.answer.render(k=k)
+    jobs = []
+    for p in pairs:
+        hint = locate(reference_task(p.neg), p.neg) if localize else None
+        summary.localized += hint is not None
+        jobs.append(_Job(p.task_id, p.benchmark, p.pos, p.neg, turns.analysis.render(
+            problem=task_text(p.pos), preferred=attempt_text(p.pos), unpreferred=attempt_text(p.neg),
+            hint=hint_block(hint)), answer, hint))
+    _summarize(jobs, summarizer, turns, out, k, summary, on_pair, parallel)
     return summary
 
 
@@ -82,72 +143,144 @@ def summarize_successes(run_path: Path, summarizer: Model, out: Path, *, k: int 
     if on_start:
         on_start(summary)
     template = prompts.load("summarize_success")
-    jobs = [(r["task_id"], r["benchmark"], r, None, template.render(
+    jobs = [_Job(r["task_id"], r["benchmark"], r, None, None, template.render(
         problem=task_text(r), preferred=attempt_text(r), k=k)) for r in records]
-    _summarize(jobs, summarizer, template, out, k, summary, on_pair)
+    _summarize(jobs, summarizer, _Prompts(None, template), out, k, summary, on_pair)
     return summary
 
 
-def _summarize(jobs, summarizer: Model, template, out: Path, k: int, summary: ContrastSummary,
-               on_pair) -> None:
+def _summarize(jobs: list[_Job], summarizer: Model, turns: _Prompts, out: Path, k: int,
+               summary: ContrastSummary, on_pair, parallel: int = 1) -> None:
     out, log = Path(out), log_path(Path(out))
+    summary.dropped_unlogged = _drop_unlogged(out, log)
     done = _done_pairs(log)
-    rejected: Counter = Counter(summary.rejected)
-    for task_id, benchmark, pos, neg, prompt_text in jobs:
-        key = (task_id, pos["id"], neg["id"] if neg else "", summarizer.name, template.hash)
-        if key in done:
+    todo = []
+    for job in jobs:
+        if _key(job, summarizer.name, turns.hash) in done:
             summary.resumed += 1
             if on_pair:
                 on_pair(summary)
-            continue
-        reply = summarizer.complete(Request(
-            messages=[{"role": "user", "content": prompt_text}], max_tokens=SUMMARY_TOKENS,
-            temperature=0.0, seed=42, json_schema=constraint_schema(k))).text
-        proposals = _parse(reply)
-        if not proposals:
-            rejected["unparseable reply"] += 1
-        provenance = dict(task_id=task_id, benchmark=benchmark, summarizer=summarizer.name, prompt=template.hash,
-                          pos={"model": pos["model"]["name"], "record": pos["id"]},
-                          neg={"model": neg["model"]["name"], "record": neg["id"]} if neg else
-                          {"model": "", "record": ""})
-        accepted, rejections = [], []
-        for raw in proposals[:k]:
-            summary.proposed += 1
-            when, enforce, avoid = clean_constraint(*(str(raw.get(f, "")) for f in ("when", "enforce", "avoid")))
+        else:
+            todo.append(job)
+    rejected: Counter = Counter(summary.rejected)
+    for start in range(0, len(todo), max(1, parallel)):
+        batch = todo[start:start + max(1, parallel)]
+        analyses = [None] * len(batch)
+        if turns.analysis is not None:
+            analyses = [c.text for c in summarizer.complete_many([Request(
+                messages=[{"role": "user", "content": job.analysis}], max_tokens=ANALYSIS_TOKENS,
+                temperature=0.0, seed=42) for job in batch])]
+        replies = [c.text for c in summarizer.complete_many([Request(
+            messages=_conversation(job, analysis), max_tokens=SUMMARY_TOKENS, temperature=0.0,
+            seed=42, json_schema=constraint_schema(k)) for job, analysis in zip(batch, analyses, strict=True)])]
+        for job, analysis, reply in zip(batch, analyses, replies, strict=True):
+            _record(job, analysis, reply, summarizer.name, turns, out, log, k, summary, rejected)
+            if on_pair:
+                on_pair(summary)
+
+
+def _conversation(job: _Job, analysis: str | None) -> list[dict]:
+    if job.analysis is None:
+        return [{"role": "user", "content": job.answer}]
+    return [{"role": "user", "content": job.analysis}, {"role": "assistant", "content": analysis or ""},
+            {"role": "user", "content": job.answer}]
+
+
+def _record(job: _Job, analysis: str | None, reply: str, summarizer: str, turns: _Prompts, out: Path,
+            log: Path, k: int, summary: ContrastSummary, rejected: Counter) -> None:
+    """Check one pair's proposals, append the accepted constraints, then the pair's log line."""
+    pos, neg = job.pos, job.neg
+    localize = job.hint.kind if job.hint else ""
+    proposals = _parse(reply)
+    if proposals is None:
+        rejected["unparseable reply"] += 1
+        proposals = []
+    elif not proposals:
+        summary.no_lesson += 1
+    provenance = dict(task_id=job.task_id, benchmark=job.benchmark, summarizer=summarizer,
+                      prompt=turns.hash, localize=localize,
+                      pos={"model": pos["model"]["name"], "record": pos["id"]},
+                      neg={"model": neg["model"]["name"], "record": neg["id"]} if neg else
+                      {"model": "", "record": ""})
+    accepted, rejections = [], []
+    for raw in proposals[:k]:
+        summary.proposed += 1
+        if not all(isinstance(raw.get(f), str) for f in FIELDS):
+            reason = "malformed constraint (each of when, enforce, avoid must be text)"
+            constraint = None
+        else:
+            when, enforce, avoid = clean_constraint(*(raw[f] for f in FIELDS))
             reason = validate_constraint(when, enforce, avoid, task_text(pos), pos.get("answer", ""),
-                                         prompt_examples=template.text,
-                                         common_words=benchmark_vocabulary(benchmark))
+                                         prompt_examples=turns.text,
+                                         common_words=benchmark_vocabulary(job.benchmark),
+                                         reference=job.hint.values if job.hint else "")
             constraint = Constraint(when=when, enforce=enforce, avoid=avoid, **provenance)
             if not reason and any(c.id == constraint.id for c in accepted):
                 reason = "repeats another constraint of the reply"
-            if reason:
-                rejected[reason.split(" (")[0]] += 1  # by rule; the log keeps the details
-                rejections.append({**raw, "reason": reason})
-            else:
-                accepted.append(constraint)
-        for c in accepted:
-            append_jsonl(out, c.to_dict())
-        # The log line goes last: a pair counts as done only once its constraints are on disk.
-        append_jsonl(log, {"task_id": task_id, "benchmark": benchmark, "pos": key[1], "neg": key[2],
-                           "problem": task_text(pos), "summarizer": summarizer.name, "prompt": template.hash,
-                           "reply": reply, "accepted": [c.id for c in accepted], "rejected": rejections})
-        summary.accepted += len(accepted)
-        summary.rejected = dict(rejected)
-        if on_pair:
-            on_pair(summary)
+        if reason:
+            rejected[reason.split(" (")[0]] += 1  # by rule; the log keeps the details
+            rejections.append({**raw, "reason": reason})
+        else:
+            accepted.append(constraint)
+    for c in accepted:
+        append_jsonl(out, c.to_dict())
+    # The log line goes last: a pair counts as done only once its constraints are on disk.
+    line = {"task_id": job.task_id, "benchmark": job.benchmark, "pos": pos["id"],
+            "neg": neg["id"] if neg else "", "problem": task_text(pos), "summarizer": summarizer,
+            "prompt": turns.hash, "reply": reply, "accepted": [c.id for c in accepted],
+            "rejected": rejections}
+    if analysis is not None:
+        line.update(analysis=analysis, localize=localize, hint=job.hint.text if job.hint else "")
+    append_jsonl(log, line)
+    summary.accepted += len(accepted)
+    summary.rejected = dict(rejected)
 
 
-def _parse(reply: str) -> list[dict]:
+def _parse(reply: str) -> list[dict] | None:
+    """The reply's constraint objects; None when the reply is not `{"constraints": [...]}`."""
     try:
-        items = json.loads(reply).get("constraints", [])
-    except (json.JSONDecodeError, AttributeError):
-        return []
-    return [i for i in items if isinstance(i, dict)]
+        data = json.loads(reply)
+    except (json.JSONDecodeError, RecursionError):
+        return None
+    items = data.get("constraints") if isinstance(data, dict) else None
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        return None
+    return items
 
 
-def _done_pairs(log: Path) -> set[tuple[str, str, str, str, str]]:
-    """Pairs already summarized by this summarizer with this prompt (another prompt redoes them)."""
+def _key(job: _Job, summarizer: str, prompt: str) -> tuple:
+    return (job.task_id, job.pos["id"], job.neg["id"] if job.neg else "", summarizer, prompt,
+            job.hint.kind if job.hint else "")
+
+
+def _done_pairs(log: Path) -> set[tuple]:
+    """Pairs already summarized by this summarizer with this prompt and hint (others are redone)."""
     if not log.exists():
         return set()
+    return {(r["task_id"], r["pos"], r["neg"], r["summarizer"], r["prompt"], r.get("localize", ""))
+            for _, r in stream_jsonl(log)}
+
+
+def _drop_unlogged(out: Path, log: Path) -> int:
+    """Remove constraints whose pair has no log line (a run killed between the two appends); the
+    pair is redone. Returns how many were dropped. Without a log nothing is guessed: an error."""
     repair_tail(log)
-    return {(r["task_id"], r["pos"], r["neg"], r["summarizer"], r["prompt"]) for _, r in stream_jsonl(log)}
+    repair_tail(out)
+    if not out.exists():
+        return 0
+    lines = [d for _, d in stream_jsonl(out)]
+    if not lines:
+        return 0
+    if not log.exists():
+        raise DataError(f"{out}: holds constraints but its contrast log {log} is missing; restore "
+                        "the log, or write to another --out")
+    logged = {(r["task_id"], r["pos"], r["neg"]) for _, r in stream_jsonl(log)}
+    seen, keep = set(), []
+    for d in lines:
+        pair = (d["task_id"], d["pos"]["record"], d["neg"]["record"])
+        if pair in logged and d["id"] not in seen:
+            seen.add(d["id"])
+            keep.append(d)
+    if len(keep) < len(lines):
+        write_jsonl(out, keep)
+    return len(lines) - len(keep)

@@ -66,11 +66,14 @@ def workdir_for(bank: Path) -> Path:
 def distill(strong: Model, weak: Model | None, tasks: list[Task], out: Path, *, mode: str = "collab",
             policy: str = "mixed", k: int = 3, threshold: int = 90, params: SolveParams = SolveParams(),
             workdir: Path | None = None, runs_dir: Path | None = None, taxonomy: str | None = None,
-            summarizer: Model | None = None, report: Reporter = _quiet) -> DistillSummary:
+            summarizer: Model | None = None, localize: bool = True,
+            report: Reporter = _quiet) -> DistillSummary:
     """Build the bank `out` from `tasks`; `summarizer` (default: `strong`) contrasts and classifies.
 
     Trajectories go to `runs_dir` (default `<workdir>/runs`); pointing several banks at one
     runs directory reuses each model's trajectories instead of solving the same tasks twice.
+    `localize` (contrast modes) tells the summarizer where the wrong attempt departs from the
+    benchmark's reference, where there is one; False is the paper's pure form.
     """
     if mode not in MODES:
         raise MemcollabError(f"unknown mode {mode!r}: choose one of {', '.join(MODES)}")
@@ -113,7 +116,8 @@ def distill(strong: Model, weak: Model | None, tasks: list[Task], out: Path, *, 
         if mode == "self":
             c = summarize_successes(runs[0], summarizer, constraints, k=k, **hooks)
         else:
-            c = contrast(runs, summarizer, constraints, strong=strong.name, policy=policy, k=k, **hooks)
+            c = contrast(runs, summarizer, constraints, strong=strong.name, policy=policy, k=k,
+                         localize=localize, parallel=params.parallel, **hooks)
     summary.contrast = c.to_dict()
 
     build, merges = build_bank(constraints, summarizer, out, taxonomy=taxonomy, threshold=threshold,

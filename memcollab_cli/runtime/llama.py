@@ -198,7 +198,9 @@ class LlamaModel:
         }
 
     def _grammar(self, schema: dict):
-        key = json.dumps(schema, sort_keys=True)
+        # Never sort the keys: the grammar writes an object's properties in the schema's order,
+        # and that order is part of the request (a summarizer's fields follow its reasoning).
+        key = json.dumps(schema)
         if key not in self._grammars:
             from llama_cpp import LlamaGrammar
             try:

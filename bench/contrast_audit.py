@@ -1,0 +1,43 @@
+"""Audit contrast runs without a model: mirror images, task objects, problem notes, generalities.
+
+Each argument is a contrast work directory (constraints.jsonl + contrast-log.jsonl) or a
+constraints file; `NAME=PATH` names its row. Rates are over what the summarizer proposed and over
+what was accepted, each rule counted on its own (pipeline/audit.py). Issue 9's before/after:
+
+    .venv/bin/python bench/contrast_audit.py before:cross=banks/collab-cross.work \
+        before:same=banks/collab-same.work after:cross=runs/contrast-v2/cross after:same=runs/contrast-v2/same
+
+Rows whose names share a prefix before ":" are also summed into one row per prefix.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from memcollab_cli.pipeline.audit import audit_workdir, markdown, merged
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("runs", nargs="+", help="[NAME=]WORKDIR")
+    parser.add_argument("--json", action="store_true", help="JSON instead of a Markdown table")
+    args = parser.parse_args()
+    audits = []
+    for spec in args.runs:
+        name, _, path = spec.rpartition("=")
+        audits.append(audit_workdir(Path(path), name or path))
+    groups: dict[str, list] = {}
+    for a in audits:
+        if ":" in a.name:
+            groups.setdefault(a.name.split(":")[0], []).append(a)
+    audits += [merged(f"{prefix}: all", members) for prefix, members in groups.items() if len(members) > 1]
+    if args.json:
+        print(json.dumps([a.to_dict() for a in audits], indent=1))
+    else:
+        print(markdown(audits))
+
+
+if __name__ == "__main__":
+    main()
