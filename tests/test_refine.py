@@ -221,3 +221,23 @@ def test_source_recorded_as_another_split_is_an_error(bank, tmp_path, monkeypatc
     write_bank(bank, [e])
     with pytest.raises(DataError, match="gsm8k test task 1, not train"):
         run(bank, tmp_path / "r.jsonl")
+
+
+def test_the_table_names_each_entry_and_the_cost(bank, tmp_path, capsys, monkeypatch):
+    from memcollab_cli.cli.refine_cmd import render_refine
+
+    monkeypatch.setenv("COLUMNS", "200")
+    summary, _ = run(bank, tmp_path / "refined.jsonl")
+    render_refine(summary.to_dict(), as_json=False)
+    out = capsys.readouterr().out
+    assert all(d["id"] in out for d in summary.decisions)
+    assert "kept 1 of 2 entries (net ≥ 1); 6 solves without memory + 12 with an entry (18 run now) = " \
+           "18 model calls" in out
+
+
+def test_the_default_model_is_the_bank_s_weak_model(bank):
+    from memcollab_cli.cli.refine_cmd import default_model
+
+    assert default_model(read_bank(bank), bank) == "weak"
+    with pytest.raises(DataError, match="pass -m MODEL"):
+        default_model([], bank)
