@@ -28,6 +28,20 @@ def test_math_python_block_runs_and_its_output_comes_back():
     assert "42" in feedback and feedback.startswith("Your program printed:")
 
 
+def test_math_invented_output_block_is_cut_and_the_program_really_runs():
+    invented = "```python\nprint(6*7)\n```\n```output\n41\n```\nSo \\boxed{41}."
+    t, model = solve_one(MATH, invented, "It printed 42, so \\boxed{42}.")
+    assert model.history[0].stop == ("```output",)
+    assert t.messages[2]["content"] == "```python\nprint(6*7)\n```\n"  # cut where the fence opened
+    assert "42" in t.messages[3]["content"] and "41" not in t.messages[3]["content"]
+    assert (t.correct, t.turns, t.answer) == (True, 2, "42")
+
+
+def test_code_requests_carry_no_stop_string():
+    _, model = solve_one(CODE, "```python\ndef add(a, b):\n    return a + b\n```")
+    assert model.history[0].stop == ()
+
+
 def test_math_without_final_answer_is_no_answer_not_a_crash():
     t, _ = solve_one(MATH, "Let me think.", "Still thinking.", max_turns=2)
     assert (t.correct, t.verdict, t.turns) == (False, "no_answer", 2)

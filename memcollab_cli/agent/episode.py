@@ -31,6 +31,11 @@ from memcollab_cli.tasks import (
 
 FEEDBACK_CHARS = 1500  # sandbox output shown back to the model; long tracebacks only add noise
 
+# Small models often follow their program with an output block they made up, then answer from it:
+# the program never runs. Generation stops where such a block opens; the program runs instead and
+# what it really printed comes back as the next message.
+MATH_STOP = ("```output",)
+
 
 @dataclass(frozen=True)
 class SolveParams:
@@ -49,7 +54,8 @@ def solve_prompt_hash(domain: str) -> str:
     """One hash for every template an episode of this domain may send."""
     names = (["solve_math", "math_feedback", "math_no_answer"] if domain == "math"
              else ["solve_code", "code_feedback", "code_no_code"]) + ["memory_block"]
-    return sha256_text("".join(prompts.load(n).hash for n in names))[:12]
+    stops = "".join(MATH_STOP) if domain == "math" else ""
+    return sha256_text("".join(prompts.load(n).hash for n in names) + stops)[:12]
 
 
 def _clip(text: str, limit: int = FEEDBACK_CHARS) -> str:
@@ -73,11 +79,13 @@ class Episode:
         self.reason = ""  # why the loop stopped without a final answer
         self.done = False
         self._last_code: str | None = None
+        self.isolation = ""  # the sandbox in force for this episode's code, recorded in the trajectory
         self._started = time.perf_counter()
 
     def next_request(self) -> Request:
         return Request(messages=list(self.messages), max_tokens=self.params.max_tokens,
-                       temperature=self.params.temperature, seed=self.params.seed)
+                       temperature=self.params.temperature, seed=self.params.seed,
+                       stop=MATH_STOP if self.task.domain == "math" else ())
 
     def consume(self, completion: Completion) -> None:
         """Take the model's reply for the pending request and advance."""
@@ -109,6 +117,7 @@ class Episode:
         if code is None:
             return prompts.load("math_no_answer").render()
         result = run_python(code, timeout=10)
+        self.isolation = result.isolation
         output = result.stdout if result.status == "ok" else (result.stdout + result.stderr)
         return prompts.load("math_feedback").render(output=_clip(output) or "(nothing)")
 
@@ -118,6 +127,7 @@ class Episode:
             return prompts.load("code_no_code").render()
         self._last_code = code
         check = run_public_tests(self.task, code)
+        self.isolation = check.isolation
         if check.passed:
             self.answer, self.done = code, True
             return ""
@@ -132,8 +142,9 @@ class Episode:
         else:
             v = verify(self.task, self.answer)
             verdict_word, correct, detail = v.verdict, v.correct, v.detail
+            self.isolation = v.isolation or self.isolation
         return Trajectory(
             task_id=self.task.id, benchmark=self.task.benchmark, model=self.model,
             condition=self.condition, params=self.params.to_dict(solve_prompt_hash(self.task.domain)),
             messages=self.messages, turns=self.turns, answer=self.answer or "", correct=correct,
-            verdict=verdict_word, detail=detail[:2000], usage=self.usage)
+            verdict=verdict_word, detail=detail[:2000], isolation=self.isolation, usage=self.usage)

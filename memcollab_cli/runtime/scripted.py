@@ -31,6 +31,9 @@ class ScriptedModel:
             text = self._respond(request)
         else:
             raise AssertionError("ScriptedModel ran out of replies")
+        cuts = [text.find(s) for s in request.stop if s and s in text]
+        if cuts:  # like llama.cpp: the text ends before the first stop string, which is dropped
+            text = text[: min(cuts)]
         prompt_tokens = sum(len(m["content"].split()) for m in request.messages)
         return Completion(text=text, prompt_tokens=prompt_tokens,
                           completion_tokens=len(text.split()), seconds=0.001)
