@@ -9,6 +9,7 @@ Where flock does not exist (Windows), writes go unguarded.
 
 from __future__ import annotations
 
+import errno
 import os
 import time
 from collections.abc import Iterator
@@ -46,15 +47,22 @@ def hold_lock(path: str | Path, *, timeout: float = 0.0, busy: str = "") -> Iter
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                locked = True
                 break
             except BlockingIOError:
                 if time.monotonic() >= deadline:
                     raise DataError(busy or f"{path}: another process is writing this file (lock "
                                     f"{lock}); wait for it to finish and retry") from None
                 time.sleep(0.05)
+            except OSError as e:
+                if e.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.EINVAL):
+                    raise
+                locked = False  # a file system without flock (some NFS): run unguarded, as before
+                break
         try:
             yield lock
         finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
+            if locked:
+                fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)

@@ -150,3 +150,18 @@ def test_an_interrupted_grade_says_nothing_was_saved(tmp_path, monkeypatch):
                                      "line is graded); rerun the same command.")
     assert out.read_text() == '{"earlier": true}\n'
     assert [p.name for p in Path(tmp_path).iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_a_file_system_without_flock_runs_unguarded(tmp_path, monkeypatch):
+    import errno
+
+    from memcollab_cli import filelock
+
+    def no_flock(fd, op):
+        if op & filelock.fcntl.LOCK_UN:
+            raise AssertionError("unlocking a lock never taken")
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(filelock.fcntl, "flock", no_flock)
+    out = tmp_path / "runs.jsonl"
+    assert solve(ScriptedModel(name="m", respond=lambda r: "\\boxed{0}"), TASKS, out).solved == 4

@@ -112,3 +112,12 @@ def test_eval_and_transfer_read_gz_banks_tasks_and_runs(tmp_path, tasks, scripte
     assert again["results"] == report["results"]
     table = json.loads(run("transfer", "--from-runs", merged, "--json").stdout)
     assert table["models"] == ["right"]
+
+
+def test_distill_reads_gz_tasks(tmp_path, tasks, scripted):
+    bank = tmp_path / "bank.jsonl.gz"
+    summary = json.loads(run("distill", "--strong", "right", "--weak", "wrong", "-b", tasks, "--split", "test",
+                             "--max-turns", "1", "-o", bank, "--json").stdout)
+    assert [s["graded"] for s in summary["solve"]] == [3, 3]
+    assert bank.exists() and bank.read_bytes()[:2] == b"\x1f\x8b"  # written compressed, as named
+    run("bank", "validate", bank)
