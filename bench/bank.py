@@ -19,6 +19,7 @@ import random
 import time
 
 from memcollab_cli.memory import MemoryEntry, Retriever, merge_entries
+from memcollab_cli.memory.problems import task_guard_keys
 
 WORDS = ("sum product term factor root equation case sign check verify count order divide multiply "
          "fraction ratio rate unit total remainder modulo prime digit angle side area volume circle "
@@ -59,9 +60,10 @@ def bench(n: int, buckets: int, queries: int = 200) -> dict:
     retriever = Retriever(entries)
     build = time.perf_counter() - t
     picks = [(" ".join(rng.choices(VOCAB, weights=ZIPF, k=40)), rng.choice(entries)) for _ in range(queries)]
+    guard = task_guard_keys("gsm8k", "t5", "the problem of t5")
     t = time.perf_counter()
     for query, e in picks:
-        retriever.retrieve(query, e.category, e.subcategory, top_p=3, exclude_task_ids=[("gsm8k", "t5")])
+        retriever.retrieve(query, e.category, e.subcategory, top_p=3, exclude=guard)
     sub_ms = (time.perf_counter() - t) / queries * 1000
     t = time.perf_counter()
     for query, e in picks:

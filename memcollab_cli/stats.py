@@ -15,6 +15,10 @@ that dominates a few hundred problems.
 - `mcnemar_exact(b, c)`: exact McNemar test, the two-sided binomial test of b against b + c
   discordant tasks at p = 1/2 (doubling the smaller tail, capped at 1).
 
+- `detectable_effect(n, discordant)`: the smallest paired difference an exact-McNemar-sized
+  comparison of n tasks detects with 80% power at two-sided alpha 0.05, given the observed
+  share of discordant tasks (Connor 1987's normal approximation, solved for the difference).
+
 Left out: multiple-comparison correction across banks (the table reports raw p-values; with four
 banks read them against 0.05/4), continuity-corrected variants, and anything needing scipy.
 """
@@ -118,3 +122,36 @@ def mcnemar_exact(b: int, c: int) -> float:
     # Exact integer arithmetic: sum of C(m, i) for i <= k, over 2^m.
     tail = sum(math.comb(m, i) for i in range(k + 1))
     return min(1.0, 2 * tail / 2 ** m)
+
+
+Z_POWER80 = NormalDist().inv_cdf(0.80)  # 0.841621…
+
+
+def detectable_effect(n: int, discordant: int, z_alpha: float = Z95,
+                      z_power: float = Z_POWER80) -> float | None:
+    """Smallest |p_X - p_Y| that n paired tasks detect (two-sided alpha 0.05, power 0.80).
+
+    With psi = discordant / n, the paired sample size for a difference delta is (Connor 1987,
+    Biometrics 43:207)
+        n = (z_alpha * sqrt(psi) + z_power * sqrt(psi - delta^2))^2 / delta^2,
+    solved here for delta by bisection on (0, sqrt(psi)]. None when nothing is discordant (the
+    rate that sizes the test is unknown) or n is 0. Example: n = 100, psi = 0.2 gives 0.1238.
+    """
+    if n <= 0 or discordant <= 0:
+        return None
+    psi = discordant / n
+
+    def needed(delta: float) -> float:
+        return (z_alpha * math.sqrt(psi) + z_power * math.sqrt(max(0.0, psi - delta * delta))) ** 2 \
+            / (delta * delta)
+
+    low, high = 1e-9, min(1.0, math.sqrt(psi))  # needed() falls as delta grows
+    if needed(high) > n:  # even the largest difference the rate allows needs more tasks
+        return high
+    for _ in range(100):
+        mid = (low + high) / 2
+        if needed(mid) > n:
+            low = mid
+        else:
+            high = mid
+    return high

@@ -141,7 +141,12 @@ def test_unknown_key_names_file_and_line(tmp_path):
     (lambda d: d.update(models={"preferred": "a", "unpreferred": []}),
      "'models.preferred' and 'models.unpreferred' must be lists of non-empty strings"),
     (lambda d: d.update(sources=[{"task_id": "t"}]),
-     "'sources[0]' must be an object with exactly the keys benchmark, neg, pos, task_id"),
+     "'sources[0]' must be an object with the keys benchmark, neg, pos, task_id (and "
+     "optionally problem, split)"),
+    (lambda d: d.update(sources=[{"task_id": "t", "benchmark": "b", "pos": "p", "neg": "",
+                                  "problme": "x"}]),
+     "'sources[0]' must be an object with the keys benchmark, neg, pos, task_id (and "
+     "optionally problem, split)"),
 ])
 def test_field_errors(tmp_path, mutate, message):
     path = tmp_path / "bank.jsonl"

@@ -3,6 +3,7 @@ import math
 import pytest
 
 from memcollab_cli.memory.bank import MemoryEntry
+from memcollab_cli.memory.problems import problem_hash, task_guard_keys
 from memcollab_cli.memory.retrieval import (
     Retriever,
     random_entries,
@@ -16,8 +17,14 @@ def make(when, enforce="checking every case", avoid="skipping cases", category="
     return MemoryEntry.create(
         category, subcategory, when, enforce, avoid,
         models={"preferred": [pos], "unpreferred": [neg]},
-        sources=[{"task_id": task, "benchmark": benchmark, "pos": "p", "neg": "n"}],
+        sources=[{"task_id": task, "benchmark": benchmark, "pos": "p", "neg": "n",
+                  "problem": problem_hash(f"problem of {task}")}],
         support=support)
+
+
+def solving(task, benchmark="math500", split=""):
+    """Guard keys of a task being solved whose text is that of source `task`."""
+    return task_guard_keys(benchmark, task, f"problem of {task}", split)
 
 
 BANK = [
@@ -73,22 +80,61 @@ def test_fallback_levels():
     assert (none.level, none.entries) == ("none", [])
 
 
-def test_leakage_guard():
+def test_leakage_guard_is_keyed_on_the_problem_not_the_id():
     r = Retriever(BANK)
+    got = r.retrieve("round table", "Counting", "Circles", exclude=solving("t1"))
+    assert "seating people around a round table" not in whens(got)
+    # The same problem under another id or benchmark is still the same problem.
     got = r.retrieve("round table", "Counting", "Circles",
-                     exclude_task_ids=[("math500", "t1")])
+                     exclude=task_guard_keys("gsm8k", "99", "Problem  of T1"))
     assert "seating people around a round table" not in whens(got)
-    # Same task id in another benchmark is another task.
-    got = r.retrieve("round table", "Counting", "Circles", exclude_task_ids=[("gsm8k", "t1")])
+    # The same id with another problem text (GSM8K test 7 is not train 7) is another task.
+    got = r.retrieve("round table", "Counting", "Circles",
+                     exclude=task_guard_keys("math500", "t1", "a different problem"))
     assert whens(got)[0] == "seating people around a round table"
-    # A bare task id matches in any benchmark.
-    got = r.retrieve("round table", "Counting", "Circles", exclude_task_ids=["t1"])
-    assert "seating people around a round table" not in whens(got)
+    assert r.unguarded == 0
+
+
+def test_leakage_guard_on_a_gsm8k_train_entry_and_test_task_of_the_same_id():
+    train7, test7 = "Train problem seven: 3 apples.", "Test problem seven: 4 pears."
+    bank = [MemoryEntry.create("Money", "Cost", "adding prices", "x", "y",
+                               sources=[{"task_id": "7", "benchmark": "gsm8k", "pos": "p",
+                                         "neg": "n", "problem": problem_hash(train7)}])]
+    r = Retriever(bank)
+    assert len(r.retrieve("prices", "Money", "Cost", exclude=task_guard_keys(
+        "gsm8k", "7", test7, "test")).entries) == 1
+    assert r.retrieve("prices", "Money", "Cost",
+                      exclude=task_guard_keys("gsm8k", "7", train7, "train")).entries == []
+
+
+def test_leakage_guard_falls_back_to_problem_texts_then_split_never_bare_ids():
+    train7 = "Train problem seven: 3 apples."
+    old = [MemoryEntry.create("Money", "Cost", "adding prices", "x", "y",
+                              sources=[{"task_id": "7", "benchmark": "gsm8k", "pos": "p",
+                                        "neg": "n"}])]
+    # The bank's own problem texts (its contrast log) identify the source.
+    r = Retriever(old, problems={("gsm8k", "7"): problem_hash(train7)})
+    assert r.retrieve("prices", "Money", "Cost",
+                      exclude=task_guard_keys("gsm8k", "7", train7)).entries == []
+    # Without them, a bare id identifies nothing: counted as unguarded, never dropped.
+    r = Retriever(old)
+    assert r.unguarded == 1
+    assert len(r.retrieve("prices", "Money", "Cost",
+                          exclude=task_guard_keys("gsm8k", "7", "Test seven")).entries) == 1
+    # A source with its split is guarded on (benchmark, split, id).
+    split = [MemoryEntry.create("Money", "Cost", "adding prices", "x", "y",
+                                sources=[{"task_id": "7", "benchmark": "gsm8k", "pos": "p",
+                                          "neg": "n", "split": "train"}])]
+    r = Retriever(split)
+    assert r.retrieve("prices", "Money", "Cost",
+                      exclude=task_guard_keys("gsm8k", "7", "?", "train")).entries == []
+    assert len(r.retrieve("prices", "Money", "Cost",
+                          exclude=task_guard_keys("gsm8k", "7", "?", "test")).entries) == 1
 
 
 def test_leakage_guard_empties_bucket_and_falls_back():
     r = Retriever(BANK)
-    got = r.retrieve("committees", "Counting", "Committees", exclude_task_ids=[("math500", "t3")])
+    got = r.retrieve("committees", "Counting", "Committees", exclude=solving("t3"))
     assert got.level == "category"
     assert "counting committees" not in whens(got)
 
@@ -131,7 +177,7 @@ def test_random_entries_deterministic():
     assert len(random_entries(BANK, 10, seed=1)) == 5
     seeds = {tuple(e.id for e in random_entries(BANK, 2, s)) for s in range(10)}
     assert len(seeds) > 1
-    guarded = random_entries(BANK, 5, seed=1, exclude_task_ids=[("math500", "t1")])
+    guarded = random_entries(BANK, 5, seed=1, exclude=solving("t1"))
     assert "seating people around a round table" not in [e.when for e in guarded]
 
 
@@ -152,8 +198,8 @@ def test_large_bucket_uses_lazy_sort():
     r = Retriever(entries)
     everything = r.retrieve("table", "Counting", "Circles", top_p=150)
     assert len(everything.entries) == 150
-    excluded = [("math500", e.sources[0]["task_id"]) for e in everything.entries[:100]]
-    tail = r.retrieve("table", "Counting", "Circles", top_p=3, exclude_task_ids=excluded)
+    excluded = set().union(*(solving(e.sources[0]["task_id"]) for e in everything.entries[:100]))
+    tail = r.retrieve("table", "Counting", "Circles", top_p=3, exclude=excluded)
     assert tail.ids == everything.ids[100:103]
     supports = [e.support for e in everything.entries]
     assert supports == sorted(supports, reverse=True)  # equal scores: support desc

@@ -51,3 +51,17 @@ def test_paired_difference_symmetric_and_bounded():
     same = paired_difference(10, 0, 0, 0)  # identical outcomes: zero, interval still honest
     assert same.diff == 0 and same.low < 0 < same.high and same.p_value == 1.0
     assert -1 <= paired_difference(0, 20, 0, 0).low and paired_difference(0, 20, 0, 0).high <= 1
+
+
+def test_detectable_effect_against_a_hand_computation():
+    # n = 100 paired tasks, 20 discordant (psi = 0.2). Solve
+    # sqrt(n)·d = 1.959964·sqrt(0.2) + 0.841621·sqrt(0.2 - d²) by hand:
+    # d = 0.1238 gives 1.2380 on the left and 0.876523 + 0.841621·0.429737 = 1.238195.
+    from memcollab_cli.stats import detectable_effect
+
+    assert detectable_effect(100, 20) == pytest.approx(0.1238, abs=2e-4)
+    # The textbook shortcut (z_a + z_b)·sqrt(psi/n) = 0.1253 is the large-n limit: close above.
+    assert detectable_effect(100, 20) < (1.959964 + 0.841621) * (0.2 / 100) ** 0.5
+    # Four times the tasks at the same discordance: about half the effect.
+    assert detectable_effect(400, 80) == pytest.approx(0.1238 / 2, abs=2e-3)
+    assert detectable_effect(100, 0) is None and detectable_effect(0, 0) is None

@@ -31,7 +31,8 @@ def runs(path, worse=False):
 
 
 NOTE = ("Accuracy; in parentheses the paired difference from no memory in percentage points, "
-        "over the tasks both ran; n tasks per cell. Intervals and McNemar p-values: `--json`.\n")
+        "over the tasks both ran; n tasks per cell. Intervals, McNemar p-values and the smallest "
+        "detectable differences: `--json`.\n")
 
 
 def test_markdown_table_exact(tmp_path):
@@ -58,7 +59,8 @@ def test_rich_tables_render(tmp_path):
         console.print(table)
     text = console.export_text()
     assert "70.0% [39.7, 89.2]" in text and "+30.0 [-18.6, +65.0]" in text and "5/2" in text
-    assert "+30.0 p=0.453" in text  # the transfer matrix
+    assert "65.7" in text and "not run" in text  # MDE at 7 of 10 discordant; no noise floor arm
+    assert "p=0.453 MDE 65.7" in text  # the transfer matrix
 
 
 def test_heatmap_png(tmp_path):
@@ -90,7 +92,7 @@ def respond(request):
     return f"\\boxed{{{a + 3 if good else 0}}}"
 
 
-def toy_setup(tmp_path):
+def toy_setup(tmp_path, labeller=""):
     from memcollab_cli.memory import MemoryEntry
 
     tasks_file = tmp_path / "toy.jsonl"
@@ -99,7 +101,8 @@ def toy_setup(tmp_path):
     bank = tmp_path / "collab.jsonl"
     write_jsonl(bank, [MemoryEntry.create(
         "Prealgebra", "Order of Operations & Arithmetic", "adding", "check the sum", "guessing",
-        sources=[{"task_id": "t", "benchmark": "train", "pos": "a", "neg": "b"}]).to_dict()])
+        sources=[{"task_id": "t", "benchmark": "train", "pos": "a", "neg": "b"}],
+        summarizer=labeller).to_dict()])
     return tasks_file, bank
 
 
@@ -120,7 +123,7 @@ def test_transfer_loads_one_model_at_a_time(tmp_path):
         return Tracked(name=spec, respond=respond)
 
     result = transfer(["small", "big"], load_tasks(str(tasks_file)), tmp_path / "runs",
-                      {"collab": bank}, load=load)
+                      {"collab": bank}, load=load, routing="self")
     assert events == ["open small", "close small", "open big", "close big"]
     assert result.models == ["small", "big"]
     assert report.markdown_table(result).splitlines()[2:4] == [
@@ -154,7 +157,9 @@ def test_eval_from_runs_json(cli, tmp_path):
     assert data["models"] == ["a", "b"]
     bank = [r for r in data["results"] if r["condition"] == "bank"][0]
     assert bank["vs_none"] == {"n": 10, "diff": 0.3, "ci95": bank["vs_none"]["ci95"], "wins": 5,
-                               "losses": 2, "both": 2, "neither": 1, "mcnemar_p": 0.453125}
+                               "losses": 2, "both": 2, "neither": 1, "mcnemar_p": 0.453125,
+                               "detectable": 0.6566}
+    assert data["noise_floor"] == {} and data["routing_agreement"] == []
 
 
 def test_eval_from_runs_table_and_model_filter(cli, tmp_path):
@@ -225,14 +230,29 @@ def test_transfer_command_runs_models(cli, tmp_path, monkeypatch):
     from memcollab_cli.cli import common
     from memcollab_cli.runtime.scripted import ScriptedModel
 
-    tasks_file, bank = toy_setup(tmp_path)
-    monkeypatch.setattr(common, "open_model",
-                        lambda spec, *a, **k: ScriptedModel(name=spec, respond=respond))
-    res = cli("transfer", "-m", "small", "-m", "big", "-b", tasks_file, "--bank",
+    tasks_file, bank = toy_setup(tmp_path, labeller="small")
+    opened = []
+
+    def open_model(spec, *args, **kwargs):
+        opened.append(spec)
+        return ScriptedModel(name=spec, respond=respond)
+
+    monkeypatch.setattr(common, "open_model", open_model)
+    res = cli("transfer", "-m", "big", "-m", "small", "-b", tasks_file, "--bank",
               f"MemCollab={bank}", "-o", tmp_path / "runs", "--markdown")
     assert res.exit_code == 0, res.output
     assert res.stdout.splitlines()[:4] == [
         "| model | none | MemCollab |", "|---|---:|---:|",
-        "| small | 25.0%, n=4 | 100.0% (+75.0), n=4 |",
-        "| big | 25.0%, n=4 | 100.0% (+75.0), n=4 |"]
-    assert sorted(p.name for p in (tmp_path / "runs").glob("*.jsonl")) == ["big.jsonl", "small.jsonl"]
+        "| big | 25.0%, n=4 | 100.0% (+75.0), n=4 |",
+        "| small | 25.0%, n=4 | 100.0% (+75.0), n=4 |"]
+    assert sorted(p.name for p in (tmp_path / "runs").glob("*.jsonl")) == [
+        "big.jsonl", "labels.jsonl", "small.jsonl"]
+    # big's tasks were labelled by the bank's labeller (opened once); small found them cached
+    assert opened == ["big", "small", "small"]
+    res = cli("transfer", "--from-runs", tmp_path / "runs" / "big.jsonl",
+              tmp_path / "runs" / "small.jsonl", "--json")
+    data = json.loads(res.stdout)
+    assert data["routing_agreement"] == [{"a": ["big", "collab"], "b": ["small", "collab"],
+                                          "n": 4, "category": 4, "subcategory": 4}]
+    routing = [r["routing"] for r in data["results"] if r["condition"] == "collab"]
+    assert routing == [{"routing": "labeller", "labeller": "small", "n": 4, "with_memory": 4}] * 2

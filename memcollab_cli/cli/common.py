@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -105,3 +106,69 @@ def open_model(spec: str, n_ctx: int, gpu_layers: int | None, chat_format: str |
 
     return load_model(spec, n_ctx=n_ctx, gpu_layers=gpu_layers, chat_format=chat_format,
                       n_threads=threads, parallel=parallel)
+
+
+# -- memory arms: routing, worked examples, the noise floor (solve, eval, transfer) ---------------
+
+ROUTINGS = ("self", "labeller", "nearest")  # as pipeline.routing.ROUTINGS (not imported: startup)
+DEFAULT_ROUTING = "labeller"
+
+
+def check_routing(value: str) -> str:
+    if value not in ROUTINGS:
+        raise typer.BadParameter(f"{value!r}: choose one of {', '.join(ROUTINGS)}")
+    return value
+
+
+Routing = Annotated[str, typer.Option(
+    "--routing", callback=check_routing,
+    help="How a task's category is chosen: 'labeller' = the model that labelled the bank's "
+    "entries labels it too (cached in labels.jsonl beside the output); 'self' = the solving "
+    "model (the paper's); 'nearest' = the label of the most similar training task the bank "
+    "knows (no model call).")]
+Labeller = Annotated[str | None, typer.Option(
+    "--labeller", show_default=False,
+    help="Model for --routing labeller [default: the one recorded with the bank].")]
+Examples = Annotated[list[Path] | None, typer.Option(
+    "--examples", exists=True, dir_okay=False, show_default=False,
+    help="Trajectory files of TRAINING tasks: adds the 'examples' arm, which shows the 2 most "
+    "similar verified solutions instead of constraints (repeatable).")]
+NoiseFloor = Annotated[bool, typer.Option(
+    "--noise-floor", help="Add no memory again on a shifted task order: the tasks that flip "
+    "measure what batch composition alone moves.")]
+
+
+@dataclass(frozen=True)
+class Engine:
+    """How models are opened (the llama.cpp options every running command shares)."""
+
+    n_ctx: int = 4096
+    gpu_layers: int | None = None
+    chat_format: str | None = None
+    threads: int | None = None
+    parallel: int = 1
+
+    def open(self, spec: str):
+        return open_model(spec, self.n_ctx, self.gpu_layers, self.chat_format, self.threads,
+                          self.parallel)
+
+    def open_labeller(self, spec: str):
+        """A context manager for a labelling model: one sequence, closed after use."""
+        return closing(open_model(spec, self.n_ctx, self.gpu_layers, self.chat_format,
+                                  self.threads, 1))
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which tasks a running command takes."""
+
+    benchmark: str
+    split: str | None = None
+    limit: int | None = None
+    ids: tuple[str, ...] = ()
+    shard: str | None = None
+    mbpp_dir: Path | None = None
+
+    def load(self):
+        return load_tasks_from_options(self.benchmark, self.split, self.limit, list(self.ids),
+                                       self.shard, self.mbpp_dir)

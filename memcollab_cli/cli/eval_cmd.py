@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from memcollab_cli.cli import common
+from memcollab_cli.cli.common import DEFAULT_ROUTING
 from memcollab_cli.jsonl import jsonl_stem
 
 EXIT_WORSE = 3  # --fail-if-worse: a bank scored below no memory
@@ -88,14 +89,28 @@ def check_mode(run_specs: list[str], benchmark: str | None, runs: list[Path] | N
         raise typer.BadParameter("required when running a model", param_hint="'--benchmark'")
 
 
-def report_selection(banks: dict[str, Path], placebo: bool):
-    """(conditions, labels) for a report from files: all found, or those of the --bank names."""
+def report_selection(banks: dict[str, Path], placebo: bool, examples=None, noise_floor=False):
+    """(conditions, labels) for a report from files: all found, or those of the --bank names
+    (with the arms asked for)."""
     if not banks:
         return None, None
     from memcollab_cli.pipeline.evaluate import plan_conditions
 
-    plan = plan_conditions(banks, placebo)
+    plan = plan_conditions(banks, settings=arm_settings(placebo, examples=examples,
+                                                        noise_floor=noise_floor))
     return [c.name for c in plan], {c.name: c.label for c in plan}
+
+
+def arm_settings(placebo: bool, top_p: int = 3, model_filter: bool = False,
+                 routing: str = DEFAULT_ROUTING, labeller: str | None = None, examples=None,
+                 noise_floor: bool = False, engine: common.Engine | None = None):
+    """The arms every model of `eval`/`transfer` runs, from the command's options."""
+    from memcollab_cli.pipeline.arms import ArmSettings
+
+    return ArmSettings(placebo=placebo, top_p=top_p, model_filter=model_filter, routing=routing,
+                       labeller=labeller or "", examples=tuple(examples or ()),
+                       noise_floor=noise_floor,
+                       open_model=engine.open_labeller if engine is not None else None)
 
 
 def condition_progress():
@@ -147,6 +162,10 @@ def eval_(
     fail_if_worse_: FailIfWorse = False,
     top_p: common.TopP = 3,
     model_filter: common.ModelFilter = False,
+    routing: common.Routing = DEFAULT_ROUTING,
+    labeller: common.Labeller = None,
+    examples: common.Examples = None,
+    noise_floor: common.NoiseFloor = False,
     max_turns: common.MaxTurns = 3,
     max_tokens: common.MaxTokens = 512,
     temperature: common.Temperature = 0.0,
@@ -162,9 +181,13 @@ def eval_(
     """Measure whether memory banks help a model: no memory vs each bank, on the same tasks.
 
     Runs the model with no memory and with each --bank (and, with --placebo, a random-memory
-    control per bank) and reports per condition: accuracy with a 95% Wilson interval; the paired
-    difference from no memory over the same tasks, with Newcombe's 95% interval and an exact
-    McNemar p-value; won/lost tasks; mean turns; tokens and model time.
+    control per bank; with --examples, worked examples instead of constraints; with
+    --noise-floor, no memory again on a shifted task order) and reports per condition: accuracy
+    with a 95% Wilson interval; the paired difference from no memory over the same tasks, with
+    Newcombe's 95% interval, an exact McNemar p-value, the smallest difference n tasks can detect
+    and the noise floor; won/lost tasks; routing (tasks that received memory, agreement between
+    labellings); mean turns; tokens and model time. Every condition runs its tasks in the same
+    order, so two conditions differ only in their prompts.
 
     All trajectories go to OUTDIR/<model>.jsonl. A rerun reuses what is there, so adding a bank
     computes only the new condition. A large run can be split with --shard i/n on several
@@ -203,13 +226,19 @@ def eval_(
                 files = [merge]
             tasks = (common.load_tasks_from_options(benchmark, split, limit, ids, shard, mbpp_dir)
                      if benchmark else None)
-            conditions, labels = report_selection(banks, placebo)
+            conditions, labels = report_selection(banks, placebo, examples, noise_floor)
             result = results_from_runs(files, models=[model] if model else None,
                                        conditions=conditions, labels=labels, tasks=tasks)
         else:
-            result = _run(model, benchmark, banks, placebo, split, limit, ids, shard, outdir,
-                          top_p, model_filter, max_turns, max_tokens, temperature, seed, parallel,
-                          n_ctx, gpu_layers, chat_format, threads, mbpp_dir)
+            from memcollab_cli.agent import SolveParams
+
+            engine = common.Engine(n_ctx, gpu_layers, chat_format, threads, parallel)
+            settings = arm_settings(placebo, top_p, model_filter, routing, labeller, examples,
+                                    noise_floor, engine)
+            params = SolveParams(temperature=temperature, seed=seed, max_tokens=max_tokens,
+                                 max_turns=max_turns, parallel=parallel)
+            selection = common.Selection(benchmark, split, limit, tuple(ids or ()), shard, mbpp_dir)
+            result = _run(model, selection, banks, outdir, params, engine, settings)
     if json_:
         common.print_json(result.to_dict())
     else:
@@ -222,21 +251,16 @@ def eval_(
         fail_if_worse(result)
 
 
-def _run(model, benchmark, banks, placebo, split, limit, ids, shard, outdir, top_p, model_filter,
-         max_turns, max_tokens, temperature, seed, parallel, n_ctx, gpu_layers, chat_format,
-         threads, mbpp_dir):
-    from memcollab_cli.agent import SolveParams
+def _run(model: str, selection: common.Selection, banks: dict, outdir: Path, params,
+         engine: common.Engine, settings):
     from memcollab_cli.cli.progress import stage_progress
     from memcollab_cli.pipeline.evaluate import evaluate, plan_conditions
 
-    tasks = common.load_tasks_from_options(benchmark, split, limit, ids, shard, mbpp_dir)
-    plan = plan_conditions(banks, placebo)  # bad banks fail before the model loads
-    params = SolveParams(temperature=temperature, seed=seed, max_tokens=max_tokens,
-                         max_turns=max_turns, parallel=parallel)
+    tasks = selection.load()
+    plan = plan_conditions(banks, settings=settings)  # bad banks fail before the model loads
     state, on_condition, on_record = condition_progress()
-    with closing(common.open_model(model, n_ctx, gpu_layers, chat_format, threads, parallel)) as engine, \
-            stage_progress(f"{engine.name} · {benchmark}", len(tasks) * len(plan)) as advance:
+    with closing(engine.open(model)) as solver, \
+            stage_progress(f"{solver.name} · {selection.benchmark}", len(tasks) * len(plan)) as advance:
         state["advance"] = advance
-        return evaluate(engine, tasks, outdir, banks, placebo=placebo, params=params,
-                        top_p=top_p, model_filter=model_filter, on_condition=on_condition,
-                        on_record=on_record)
+        return evaluate(solver, tasks, outdir, banks, settings=settings, params=params,
+                        on_condition=on_condition, on_record=on_record)

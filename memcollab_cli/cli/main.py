@@ -13,6 +13,7 @@ from memcollab_cli.cli import (
     eval_cmd,
     grade_cmd,
     models_cmd,
+    route_cmd,
     solve_cmd,
     transfer_cmd,
 )
@@ -62,6 +63,7 @@ app.command()(contrast_cmd.contrast)
 app.command()(distill_cmd.distill)
 app.command(name="eval")(eval_cmd.eval_)
 app.command()(transfer_cmd.transfer)
+app.command()(route_cmd.route)
 app.command()(grade_cmd.grade)
 app.add_typer(bank_cmd.app, name="bank")
 app.add_typer(models_cmd.app, name="models")

@@ -28,6 +28,9 @@ def solve(
     model_filter: common.ModelFilter = False,
     placebo: Annotated[bool, typer.Option(
         "--placebo", help="Inject as many entries drawn at random from the bank (a control).")] = False,
+    routing: common.Routing = common.DEFAULT_ROUTING,
+    labeller: common.Labeller = None,
+    examples: common.Examples = None,
     max_turns: common.MaxTurns = 3,
     max_tokens: common.MaxTokens = 512,
     temperature: common.Temperature = 0.0,
@@ -50,18 +53,31 @@ def solve(
       memcollab solve -m qwen2.5-coder-0.5b -b gsm8k -n 50 -o runs/qwen05.jsonl
 
       memcollab solve -m smollm2-135m -b humaneval --bank banks/collab-cross.jsonl -o runs/s.jsonl
+
+    With a bank, each task is labelled by --routing (default: the bank's labeller, cached in
+    labels.jsonl beside --out) and recorded with the rule. --examples shows the most similar
+    verified solutions from training-task trajectories instead (a baseline, not the paper's):
+
+      memcollab solve -m qwen2.5-coder-0.5b -b gsm8k -n 50 -o runs/ex.jsonl \\
+          --examples banks/runs/qwen2.5-coder-1.5b.jsonl
     """
     from memcollab_cli.agent import SolveParams
+    from memcollab_cli.pipeline.arms import Arm
     from memcollab_cli.pipeline.solve import solve as run_solve
 
+    if examples and bank is not None:
+        raise typer.BadParameter("give --bank or --examples, not both", param_hint="'--examples'")
+    engine = common.Engine(n_ctx, gpu_layers, chat_format, threads, parallel)
+    arm = Arm(bank=bank, placebo=placebo, top_p=top_p, model_filter=model_filter, routing=routing,
+              labeller=labeller or "", examples=tuple(examples or ()),
+              open_model=engine.open_labeller)
     with common.user_errors():
         tasks = common.load_tasks_from_options(benchmark, split, limit, ids, shard, mbpp_dir)
         params = SolveParams(temperature=temperature, seed=seed, max_tokens=max_tokens,
                              max_turns=max_turns, parallel=parallel)
-        with closing(common.open_model(model, n_ctx, gpu_layers, chat_format, threads, parallel)) as engine, \
-                stage_progress(f"{engine.name} · {benchmark}", len(tasks)) as advance:
-            summary = run_solve(engine, tasks, out, params=params, bank=bank, top_p=top_p,
-                                model_filter=model_filter, placebo=placebo,
+        with closing(engine.open(model)) as solver, \
+                stage_progress(f"{solver.name} · {benchmark}", len(tasks)) as advance:
+            summary = run_solve(solver, tasks, out, params=params, arm=arm,
                                 on_record=lambda t, s: advance(solve_stats(s)),
                                 on_start=lambda s: advance(solve_stats(s), n=s.skipped))
     render_summary(summary.to_dict(), json_)

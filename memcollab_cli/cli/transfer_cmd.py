@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from memcollab_cli.cli import common
+from memcollab_cli.cli.common import DEFAULT_ROUTING
 from memcollab_cli.cli.eval_cmd import (
     Banks,
     FailIfWorse,
@@ -16,6 +17,7 @@ from memcollab_cli.cli.eval_cmd import (
     Outdir,
     Placebo,
     Runs,
+    arm_settings,
     check_mode,
     condition_progress,
     fail_if_worse,
@@ -48,6 +50,10 @@ def transfer(
     fail_if_worse_: FailIfWorse = False,
     top_p: common.TopP = 3,
     model_filter: common.ModelFilter = False,
+    routing: common.Routing = DEFAULT_ROUTING,
+    labeller: common.Labeller = None,
+    examples: common.Examples = None,
+    noise_floor: common.NoiseFloor = False,
     max_turns: common.MaxTurns = 3,
     max_tokens: common.MaxTokens = 512,
     temperature: common.Temperature = 0.0,
@@ -65,7 +71,9 @@ def transfer(
     Each model is loaded in turn, solves the tasks with no memory and with each bank, and is
     closed before the next. The result is the shape of the paper's Tables 1 and 2: one row per
     model, one column per bank, each cell the accuracy and its paired difference from no memory
-    (percentage points) with an exact McNemar p-value.
+    (percentage points) with an exact McNemar p-value, its interval, the smallest difference
+    n tasks can detect and the noise floor (--noise-floor); then how often the models' routing
+    labels agree on the same tasks and how many tasks received memory.
 
     Trajectories go to OUTDIR/<model>.jsonl and are reused on a rerun. With --shard i/n the
     tasks are split across machines; report the shards together with --from-runs (records
@@ -96,13 +104,19 @@ def transfer(
         if runs:
             tasks = (common.load_tasks_from_options(benchmark, split, limit, ids, shard, mbpp_dir)
                      if benchmark else None)
-            conditions, labels = report_selection(banks, placebo)
+            conditions, labels = report_selection(banks, placebo, examples, noise_floor)
             result = results_from_runs(list(runs), models=model or None, conditions=conditions,
                                        labels=labels, tasks=tasks)
         else:
-            result = _run(model, benchmark, banks, placebo, split, limit, ids, shard, outdir,
-                          top_p, model_filter, max_turns, max_tokens, temperature, seed, parallel,
-                          n_ctx, gpu_layers, chat_format, threads, mbpp_dir)
+            from memcollab_cli.agent import SolveParams
+
+            engine = common.Engine(n_ctx, gpu_layers, chat_format, threads, parallel)
+            settings = arm_settings(placebo, top_p, model_filter, routing, labeller, examples,
+                                    noise_floor, engine)
+            params = SolveParams(temperature=temperature, seed=seed, max_tokens=max_tokens,
+                                 max_turns=max_turns, parallel=parallel)
+            selection = common.Selection(benchmark, split, limit, tuple(ids or ()), shard, mbpp_dir)
+            result = _run(model, selection, banks, outdir, params, engine, settings)
         if png is not None:
             report.heatmap_png(result, png)
             common.err_console().print(f"Wrote heatmap to {png}", markup=False)
@@ -111,23 +125,23 @@ def transfer(
     elif markdown:
         typer.echo(report.markdown_table(result), nl=False)
     else:
-        common.out_console().print(report.transfer_table(result))
+        console = common.out_console()
+        console.print(report.transfer_table(result))
+        for table in filter(None, [report.routing_table(result, m) for m in result.models]
+                            + [report.agreement_table(result)]):
+            console.print(table)
     if fail_if_worse_:
         fail_if_worse(result)
 
 
-def _run(models, benchmark, banks, placebo, split, limit, ids, shard, outdir, top_p, model_filter,
-         max_turns, max_tokens, temperature, seed, parallel, n_ctx, gpu_layers, chat_format,
-         threads, mbpp_dir):
-    from memcollab_cli.agent import SolveParams
+def _run(models: list[str], selection: common.Selection, banks: dict, outdir: Path, params,
+         engine: common.Engine, settings):
     from memcollab_cli.cli.progress import stage_progress
     from memcollab_cli.pipeline.evaluate import plan_conditions
     from memcollab_cli.pipeline.transfer import transfer as run_transfer
 
-    tasks = common.load_tasks_from_options(benchmark, split, limit, ids, shard, mbpp_dir)
-    total = len(tasks) * len(plan_conditions(banks, placebo))
-    params = SolveParams(temperature=temperature, seed=seed, max_tokens=max_tokens,
-                         max_turns=max_turns, parallel=parallel)
+    tasks = selection.load()
+    total = len(tasks) * len(plan_conditions(banks, settings=settings))
     state, on_condition, on_record = condition_progress()
     displays = ExitStack()  # one progress bar per model
 
@@ -136,15 +150,15 @@ def _run(models, benchmark, banks, placebo, split, limit, ids, shard, outdir, to
         # it loads, which would garble a running Rich display.
         displays.close()
         state["advance"] = None
-        return common.open_model(spec, n_ctx, gpu_layers, chat_format, threads, parallel)
+        return engine.open(spec)
 
-    def on_model(engine) -> None:
+    def on_model(solver) -> None:
         state["advance"] = displays.enter_context(
-            stage_progress(f"{engine.name} · {benchmark}", total))
+            stage_progress(f"{solver.name} · {selection.benchmark}", total))
 
     try:
-        return run_transfer(models, tasks, outdir, banks, load=load, placebo=placebo,
-                            params=params, top_p=top_p, model_filter=model_filter,
-                            on_model=on_model, on_condition=on_condition, on_record=on_record)
+        return run_transfer(models, tasks, outdir, banks, load=load, settings=settings,
+                            params=params, on_model=on_model, on_condition=on_condition,
+                            on_record=on_record)
     finally:
         displays.close()

@@ -32,6 +32,9 @@ KEYS = ("avoid", "category", "enforce", "format", "id", "models", "prompt", "sou
         "subcategory", "summarizer", "support", "when")
 MODEL_KEYS = ("preferred", "unpreferred")
 SOURCE_KEYS = ("benchmark", "neg", "pos", "task_id")
+# Optional: what identifies the source problem for the leakage guard (`memory.problems`): the
+# hash of its text, and the dataset split its task id belongs to.
+OPTIONAL_SOURCE_KEYS = ("problem", "split")
 # Optional: written by `bank refine` (wins and losses when the entry was tried on training tasks),
 # absent from every other entry, so banks without it read and write byte for byte as before.
 OPTIONAL_KEYS = ("evidence",)
@@ -93,7 +96,8 @@ class MemoryEntry:
 
     def __post_init__(self):
         self.models = {k: sorted(set(self.models.get(k, []))) for k in MODEL_KEYS}
-        unique = {_source_key(s): {k: s[k] for k in SOURCE_KEYS} for s in self.sources}
+        unique = {_source_key(s): {k: s[k] for k in SOURCE_KEYS + OPTIONAL_SOURCE_KEYS if k in s}
+                  for s in self.sources}
         self.sources = [unique[k] for k in sorted(unique)]
 
     @classmethod
@@ -171,10 +175,12 @@ def check_entry_dict(d: dict) -> list[str]:
             problems.append(f"'sources' must be a list, got {type(sources).__name__}")
         else:
             for i, s in enumerate(sources):
-                if not isinstance(s, dict) or set(s) != set(SOURCE_KEYS):
-                    problems.append(f"'sources[{i}]' must be an object with exactly the keys "
-                                    f"{', '.join(SOURCE_KEYS)}")
-                elif not all(isinstance(s[k], str) for k in SOURCE_KEYS):
+                if (not isinstance(s, dict) or not set(SOURCE_KEYS) <= set(s)
+                        or not set(s) <= set(SOURCE_KEYS + OPTIONAL_SOURCE_KEYS)):
+                    problems.append(f"'sources[{i}]' must be an object with the keys "
+                                    f"{', '.join(SOURCE_KEYS)} (and optionally "
+                                    f"{', '.join(OPTIONAL_SOURCE_KEYS)})")
+                elif not all(isinstance(v, str) for v in s.values()):
                     problems.append(f"'sources[{i}]' values must be strings")
                 elif not (s["task_id"] and s["benchmark"] and s["pos"]):
                     # `neg` may be empty: self-memory entries come from a success alone.

@@ -6,7 +6,9 @@ top-p, which the paper's ablation suggests is worse. Within the chosen bucket en
 by TF-IDF cosine between the query text and the entry text (ties: support desc, then id).
 
 Two filters apply before the cut, so they can empty a bucket and trigger the fallback:
-- the leakage guard: an entry distilled from the very task being solved is never returned;
+- the leakage guard: an entry distilled from the very problem being solved is never returned.
+  It compares problem identities (`memory.problems`: the hash of the problem text, or
+  benchmark/split/id), never bare task ids, which GSM8K's train and test splits share;
 - the optional model filter (paper v2): keep entries whose pair involved the solving model.
 
 TF-IDF is sklearn's default flavour, written out: raw term counts, smoothed idf
@@ -21,23 +23,26 @@ from __future__ import annotations
 
 import math
 import random
-import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from memcollab_cli.memory.bank import MemoryEntry
+from memcollab_cli.memory.problems import source_guard_keys, tokenize
 
 LEVELS = ("subcategory", "category", "none")
-_TOKEN = re.compile(r"[a-z0-9]+")
 _HEAD = 64  # matches sorted up front; more are sorted only if filters reject these
 _TIE = 1e-9
 
+__all__ = ["LEVELS", "Retrieval", "Retriever", "entry_guard_keys", "random_entries",
+           "render_memory_block", "tokenize"]
 
-def tokenize(text: str) -> list[str]:
-    return _TOKEN.findall(text.lower())
+
+def entry_guard_keys(entry: MemoryEntry, problems: Mapping | None = None) -> set[tuple]:
+    """Problem identities of every source of `entry` (see `memory.problems.source_guard_keys`)."""
+    return set().union(*(source_guard_keys(s, problems) for s in entry.sources))
 
 
 @dataclass
@@ -100,9 +105,14 @@ class _Bucket:
 
 
 class Retriever:
-    """Built once per bank; `retrieve` is then cheap enough to call per task."""
+    """Built once per bank; `retrieve` is then cheap enough to call per task.
 
-    def __init__(self, entries: Sequence[MemoryEntry]):
+    `problems` maps (benchmark, task_id) of the bank's sources to problem hashes, for sources that
+    do not carry their own (banks built before sources did); `unguarded` counts the entries with
+    a source the leakage guard cannot identify.
+    """
+
+    def __init__(self, entries: Sequence[MemoryEntry], problems: Mapping | None = None):
         self.entries = list(entries)
         docs = [Counter(tokenize(e.text())) for e in self.entries]
         df: Counter = Counter(t for doc in docs for t in doc)
@@ -117,7 +127,9 @@ class Retriever:
             by_cat[e.category].append(i)
         self._subs = {k: _Bucket(v, self.entries, vectors) for k, v in by_sub.items()}
         self._cats = {k: _Bucket(v, self.entries, vectors) for k, v in by_cat.items()}
-        self._task_keys = [e.task_keys for e in self.entries]
+        self._guard_keys = [entry_guard_keys(e, problems) for e in self.entries]
+        self.unguarded = sum(any(not source_guard_keys(s, problems) for s in e.sources)
+                             for e in self.entries)
         self._models = [set(e.models["preferred"]) | set(e.models["unpreferred"])
                         for e in self.entries]
 
@@ -129,22 +141,22 @@ class Retriever:
         return {t: w / norm for t, w in weights.items()} if norm else {}
 
     def _excluded(self, i: int, exclude: set, model: str | None) -> bool:
-        if exclude and any(key in exclude or key[1] in exclude for key in self._task_keys[i]):
+        if exclude and not exclude.isdisjoint(self._guard_keys[i]):
             return True
         return model is not None and model not in self._models[i]
 
     def retrieve(self, query_text: str, category: str, subcategory: str, top_p: int = 3,
-                 exclude_task_ids: Iterable = (), model: str | None = None,
+                 exclude: Iterable[tuple] = (), model: str | None = None,
                  model_filter: bool = False) -> Retrieval:
         """The top `top_p` eligible entries for a query, from the narrowest level that has any.
 
-        `exclude_task_ids` holds (benchmark, task_id) tuples, or bare task ids that match in
-        any benchmark; entries with such a source are never returned. With `model_filter`,
+        `exclude` holds the guard keys of the task being solved (`problems.task_guard_keys`);
+        an entry with a source of the same identity is never returned. With `model_filter`,
         only entries whose preferred or unpreferred models include `model` are eligible.
         """
         if model_filter and not model:
             raise ValueError("model_filter=True needs the solving model's name")
-        exclude = {tuple(x) if isinstance(x, (tuple, list)) else x for x in exclude_task_ids}
+        exclude = set(exclude)
         only_model = model if model_filter else None
         query = self._vector(Counter(tokenize(query_text)))
         for level, bucket in (("subcategory", self._subs.get((category, subcategory))),
@@ -163,16 +175,16 @@ class Retriever:
 
 
 def random_entries(entries: Iterable[MemoryEntry], n: int, seed: int | str,
-                   exclude_task_ids: Iterable = ()) -> list[MemoryEntry]:
+                   exclude: Iterable[tuple] = (), problems: Mapping | None = None
+                   ) -> list[MemoryEntry]:
     """The placebo baseline: `n` entries drawn at random, ignoring category.
 
     Deterministic for a seed (an int, or a str such as "42:gsm8k:17", which `random` hashes
     with sha512, not the salted `hash()`) whatever the input order (entries are sorted by id);
     the leakage guard applies as in `Retriever.retrieve`.
     """
-    exclude = {tuple(x) if isinstance(x, (tuple, list)) else x for x in exclude_task_ids}
-    pool = sorted((e for e in entries
-                   if not any(k in exclude or k[1] in exclude for k in e.task_keys)),
+    exclude = set(exclude)
+    pool = sorted((e for e in entries if exclude.isdisjoint(entry_guard_keys(e, problems))),
                   key=lambda e: e.id)
     return random.Random(seed).sample(pool, min(n, len(pool)))
 

@@ -23,6 +23,7 @@ from memcollab_cli.memory import (
     taxonomy_for_benchmark,
     write_bank,
 )
+from memcollab_cli.memory.problems import problem_hash
 from memcollab_cli.pipeline.contrast import log_path
 from memcollab_cli.pipeline.recall import classify
 from memcollab_cli.pipeline.vocabulary import benchmark_vocabulary
@@ -83,8 +84,8 @@ def build_bank(constraints_path: Path, classifier: Model, out: Path, *, taxonomy
     constraints = [c for c in constraints if not _names_objects(c, problems, taxonomy)]
     labels, fresh = label_tasks(constraints, problems, classifier, categories_path(constraints_path),
                                 taxonomy, parallel)
-    entries = [c.to_entry(*labels.get((c.benchmark, c.task_id), ("Other", "Other")))
-               for c in constraints]
+    entries = [_with_problem(c.to_entry(*labels.get((c.benchmark, c.task_id), ("Other", "Other"))),
+                             problems) for c in constraints]
     merged, report = merge_entries(entries, threshold=threshold)
     write_bank(out, merged)
     summary = BuildSummary(constraints=total, classified=fresh, dropped=total - len(constraints),
@@ -92,6 +93,16 @@ def build_bank(constraints_path: Path, classifier: Model, out: Path, *, taxonomy
     for e in merged:
         summary.by_category[e.category] = summary.by_category.get(e.category, 0) + 1
     return summary, report
+
+
+def _with_problem(entry, problems: dict):
+    """Record each source's problem hash, which the leakage guard keys on (task ids are not
+    unique across a benchmark's splits)."""
+    for source in entry.sources:
+        text = problems.get((source["benchmark"], source["task_id"]))
+        if text:
+            source["problem"] = problem_hash(text)
+    return entry
 
 
 def _names_objects(c: Constraint, problems: dict, taxonomy: str | None) -> bool:

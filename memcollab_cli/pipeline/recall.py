@@ -1,8 +1,10 @@
-"""Task-aware retrieval at solve time: the solving model classifies its task, the bank answers.
+"""Task-aware retrieval at solve time: a task is labelled (see `routing`), the bank answers.
 
 Classification is a model call constrained to the taxonomy's names by a JSON schema, so a small
 model cannot invent a category. Retrieval itself (filter, TF-IDF rank, fallback, leakage guard)
-lives in `memory.retrieval`.
+lives in `memory.retrieval`; the guard compares problem identities (`memory.problems`), taken
+from the sources themselves or, for older banks, from the problem texts in the bank's work
+directory.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pathlib import Path
 
 from memcollab_cli import prompts
 from memcollab_cli.memory import Retriever, Taxonomy, random_entries, read_bank, render_memory_block
+from memcollab_cli.memory.problems import task_guard_keys
 from memcollab_cli.runtime.base import Model, Request
 from memcollab_cli.tasks import Task
 
@@ -56,9 +59,13 @@ class Memory:
 
     def __init__(self, bank_path: Path, top_p: int = 3, model_filter: str | None = None,
                  placebo: bool = False, seed: int = 42):
+        from memcollab_cli.pipeline.routing import BankSources
+
         self.path = Path(bank_path)
         self.entries = read_bank(self.path)
-        self.retriever = Retriever(self.entries)
+        self.sources = BankSources.of_bank(self.path, self.entries)
+        self.problems = self.sources.hashes
+        self.retriever = Retriever(self.entries, problems=self.problems)
         self.top_p = top_p
         self.model_filter = model_filter
         self.placebo = placebo
@@ -68,7 +75,8 @@ class Memory:
         if self.placebo:
             # Same number of entries as real retrieval would give, drawn at random, any category.
             n = len(self._retrieve(task, category, subcategory).entries)
-            chosen = random_entries(self.entries, n, seed=f"{self.seed}:{task.benchmark}:{task.id}")
+            chosen = random_entries(self.entries, n, seed=f"{self.seed}:{task.benchmark}:{task.id}",
+                                    exclude=_guard(task), problems=self.problems)
             level = "placebo"
         else:
             found = self._retrieve(task, category, subcategory)
@@ -83,5 +91,9 @@ class Memory:
     def _retrieve(self, task: Task, category: str, subcategory: str):
         return self.retriever.retrieve(
             task.question, category, subcategory, top_p=self.top_p,
-            exclude_task_ids=[(task.benchmark, task.id)],
-            model=self.model_filter, model_filter=self.model_filter is not None)
+            exclude=_guard(task), model=self.model_filter,
+            model_filter=self.model_filter is not None)
+
+
+def _guard(task: Task) -> set[tuple]:
+    return task_guard_keys(task.benchmark, task.id, task.question, task.meta.get("split", ""))

@@ -21,7 +21,7 @@ from rich.text import Text
 
 from memcollab_cli.errors import MemcollabError
 from memcollab_cli.jsonl import atomic_open
-from memcollab_cli.pipeline.evaluate import ConditionResult, EvalResult
+from memcollab_cli.pipeline.results import ConditionResult, EvalResult
 
 # ---------------------------------------------------------------------------------------------
 # number formats: accuracy in percent, differences in percentage points
@@ -51,7 +51,18 @@ def _delta_style(c: ConditionResult) -> str:
 # terminal
 
 EVAL_CAPTION = ("Δ: paired difference from no memory, Newcombe interval; p: exact McNemar; "
-                "W/L: tasks won/lost against no memory")
+                "W/L: tasks won/lost against no memory; MDE: smallest |Δ| these n tasks detect "
+                "(80% power, α 0.05); floor: tasks that flip between no memory and no memory on "
+                "a shifted schedule (--noise-floor)")
+
+
+def detectable(c: ConditionResult) -> str:
+    return "" if c.vs_none is None else ("–" if c.detectable is None else f"{100 * c.detectable:.1f}")
+
+
+def floor_text(result: EvalResult, model: str) -> str:
+    f = result.noise_floor(model)
+    return "not run" if f is None else f"{f.wins + f.losses}/{f.n}"
 
 
 def eval_tables(result: EvalResult) -> list[Table]:
@@ -69,8 +80,9 @@ def eval_tables(result: EvalResult) -> list[Table]:
         acc.add_column("memory", overflow="fold")
         cost = Table(title=Text(f"{model} · turns and cost"))
         cost.add_column("memory", overflow="fold")
-        for col in ("n", "accuracy [95% CI]", "Δ pp [95% CI]", "p", "W/L"):
+        for col in ("n", "accuracy [95% CI]", "Δ pp [95% CI]", "p", "W/L", "MDE", "floor"):
             acc.add_column(col, justify="right", no_wrap=True)
+        floor = floor_text(result, model)
         for col in ("turns", "prompt tok", "cached", "completion tok", "model s"):
             cost.add_column(col, justify="right")
         for r in rows:
@@ -79,16 +91,55 @@ def eval_tables(result: EvalResult) -> list[Table]:
                      if d else "")
             acc.add_row(Text(r.label), str(r.n),
                         f"{pct(r.accuracy)} [{100 * r.ci_low:.1f}, {100 * r.ci_high:.1f}]", delta,
-                        p_value(d.p_value) if d else "", f"{d.wins}/{d.losses}" if d else "")
+                        p_value(d.p_value) if d else "", f"{d.wins}/{d.losses}" if d else "",
+                        detectable(r), floor if d else "")
             cost.add_row(Text(r.label), f"{r.mean_turns:.2f}", str(r.prompt_tokens),
                          str(r.cached_tokens), str(r.completion_tokens), f"{r.model_seconds:.1f}")
         tables += [acc, cost]
+        routing = routing_table(result, model)
+        if routing is not None:
+            tables.append(routing)
+    agree = agreement_table(result)
+    if agree is not None:
+        tables.append(agree)
     return tables
+
+
+def routing_table(result: EvalResult, model: str) -> Table | None:
+    """Per memory condition: the routing rule, its labeller, and how many tasks got memory."""
+    rows = [r for r in result.rows(model) if r.routing]
+    if not rows:
+        return None
+    table = Table(title=Text(f"{model} · routing"))
+    for col in ("memory", "routing", "labeller", "with memory", "no memory"):
+        table.add_column(col, justify="left" if col in ("memory", "routing", "labeller") else "right",
+                         overflow="fold")
+    for r in rows:
+        f = r.routing
+        table.add_row(Text(r.label), f["routing"], Text(f["labeller"]),
+                      f"{f['with_memory']}/{f['n']}", pct(1 - f["with_memory"] / f["n"]))
+    return table
+
+
+def agreement_table(result: EvalResult) -> Table | None:
+    """How often two labellings of the same tasks agree (two models, or two routing rules)."""
+    if not result.agreement:
+        return None
+    table = Table(title="routing agreement on the same tasks")
+    for col in ("a", "b", "n", "category", "subcategory"):
+        table.add_column(col, justify="right" if col not in ("a", "b") else "left", overflow="fold")
+    for a in result.agreement:
+        table.add_row(Text(f"{a['a'][0]} · {result.label(a['a'][1])}"),
+                      Text(f"{a['b'][0]} · {result.label(a['b'][1])}"), str(a["n"]),
+                      f"{a['category']} ({pct(a['category'] / a['n'])})",
+                      f"{a['subcategory']} ({pct(a['subcategory'] / a['n'])})")
+    return table
 
 
 def transfer_table(result: EvalResult) -> Table:
     """Models × conditions: accuracy, and below it the difference from no memory and its p."""
-    table = Table(title="accuracy · Δ vs no memory (pp, paired) · McNemar p")
+    table = Table(title="accuracy · Δ vs no memory (pp, paired) [95% CI] · McNemar p · MDE",
+                  caption=EVAL_CAPTION)
     table.add_column("model")
     for cond in result.conditions:
         table.add_column(Text(result.label(cond)), justify="right")
@@ -101,7 +152,9 @@ def transfer_table(result: EvalResult) -> Table:
                 continue
             text = Text(f"{pct(c.accuracy)} n={c.n}")
             if c.vs_none is not None:
-                text.append(f"\n{pp(c.vs_none.diff)} p={p_value(c.vs_none.p_value)}",
+                text.append(f"\n{pp(c.vs_none.diff)} [{pp(c.vs_none.low)}, {pp(c.vs_none.high)}]"
+                            f"\np={p_value(c.vs_none.p_value)} MDE {detectable(c)}"
+                            f"\nfloor {floor_text(result, model)}",
                             style=_delta_style(c))
             cells.append(text)
         table.add_row(*cells)
@@ -134,8 +187,13 @@ def markdown_table(result: EvalResult) -> str:
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
     lines.append("Accuracy; in parentheses the paired difference from no memory in percentage "
-                 "points, over the tasks both ran; n tasks per cell. Intervals and McNemar "
-                 "p-values: `--json`.")
+                 "points, over the tasks both ran; n tasks per cell. Intervals, McNemar "
+                 "p-values and the smallest detectable differences: `--json`.")
+    floors = [f"{_md_escape(m)} {floor_text(result, m)}" for m in result.models
+              if result.noise_floor(m) is not None]
+    if floors:
+        lines.append("Noise floor (tasks that flip between no memory and no memory on a shifted "
+                     "schedule): " + "; ".join(floors) + ".")
     return "\n".join(lines) + "\n"
 
 

@@ -2,9 +2,12 @@
 
 Resumable: records already in the output file (same task, model and condition) are skipped, and
 each finished record is appended and fsynced before the next task starts, so Ctrl-C or a kill
-loses nothing finished. With a bank, tasks are classified by the solving model first and then
-solved grouped by the memory they retrieve, so calls sharing a system prompt run back to back and
-the engine reuses that prefix from its KV cache.
+loses nothing finished. What a condition is (memory, routing, schedule) is an `arms.Arm`.
+
+The schedule never depends on the memory: tasks run in input order, and the engine's prompt
+cache is emptied when a condition starts, so the same prompts give the same transcripts whatever
+ran before them (a bank under two names gives identical runs) and two conditions differ only
+in what their prompts say.
 """
 
 from __future__ import annotations
@@ -14,13 +17,12 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from memcollab_cli.agent import Episode, SolveParams, run_episodes
+from memcollab_cli.agent import SolveParams, run_episodes
 from memcollab_cli.agent.episode import solve_prompt_hash
 from memcollab_cli.errors import DataError
 from memcollab_cli.filelock import hold_lock
-from memcollab_cli.jsonl import append_jsonl, jsonl_stem, repair_tail, sha256_file
-from memcollab_cli.memory import load_taxonomy, taxonomy_for_benchmark
-from memcollab_cli.pipeline.recall import Memory, classify
+from memcollab_cli.jsonl import append_jsonl, jsonl_stem, repair_tail
+from memcollab_cli.pipeline.arms import Arm, prepare_episodes, recorded_routing, schedule
 from memcollab_cli.records import Trajectory, stream_trajectories
 from memcollab_cli.runtime.base import Model
 from memcollab_cli.tasks import Task
@@ -111,9 +113,13 @@ def done_task_ids(out: Path, model_name: str, condition: str, params: dict) -> d
 
 def solve(model: Model, tasks: list[Task], out: Path, *, params: SolveParams = SolveParams(),
           bank: Path | None = None, top_p: int = 3, model_filter: bool = False, placebo: bool = False,
+          arm: Arm | None = None,
           on_record: Callable[[Trajectory, SolveSummary], None] | None = None,
           on_start: Callable[[SolveSummary], None] | None = None) -> SolveSummary:
     """Solve `tasks` with `model`, appending trajectories to `out`; returns the summary.
+
+    `arm` says what the condition is; without it, `bank`, `top_p`, `model_filter` and
+    `placebo` make one with the default routing.
 
     One writer per file: a second `solve` into the same `out` is refused while this one runs.
     """
@@ -121,19 +127,19 @@ def solve(model: Model, tasks: list[Task], out: Path, *, params: SolveParams = S
     busy = (f"{out}: another memcollab run is writing this file (lock {out.name}.lock is held); "
             "wait for it to finish, or write to another --out")
     with hold_lock(out, busy=busy):
-        return _solve_locked(model, tasks, out, params, bank, top_p, model_filter, placebo,
-                             on_record, on_start)
+        arm = arm or Arm(bank=bank, top_p=top_p, model_filter=model_filter, placebo=placebo)
+        return _solve_locked(model, tasks, out, params, arm, on_record, on_start)
 
 
-def _solve_locked(model, tasks, out, params, bank, top_p, model_filter, placebo, on_record,
-                  on_start) -> SolveSummary:
+def _solve_locked(model, tasks, out, params, arm, on_record, on_start) -> SolveSummary:
     started = time.perf_counter()
     benchmark = tasks[0].benchmark if tasks else ""
-    cond = condition_name(bank, placebo)
+    cond = arm.condition
     summary = SolveSummary(model=model.name, benchmark=benchmark, condition=cond, tasks=len(tasks))
     domain = tasks[0].domain if tasks else "math"
     done = done_task_ids(out, model.name, cond, params.to_dict(solve_prompt_hash(domain)))
-    todo = [t for t in tasks if t.id not in done]
+    _check_routing(out, cond, done, arm)
+    todo = [t for t in schedule(tasks, arm, params.parallel) if t.id not in done]
     for t in tasks:
         if t.id in done:
             summary.skipped += 1
@@ -142,7 +148,10 @@ def _solve_locked(model, tasks, out, params, bank, top_p, model_filter, placebo,
     if on_start:
         on_start(summary)
     model_info = {"name": model.name, "sha256": model.sha256}
-    episodes = _episodes(model, todo, params, bank, top_p, model_filter, placebo, cond, model_info)
+    episodes = prepare_episodes(model, todo, params, arm, out, model_info)
+    reset = getattr(model, "reset", None)
+    if callable(reset):  # no prompt cache left over from another condition
+        reset()
     for episode in run_episodes(model, episodes, params.parallel):
         trajectory = episode.finish()
         append_jsonl(out, trajectory.to_record())
@@ -154,27 +163,13 @@ def _solve_locked(model, tasks, out, params, bank, top_p, model_filter, placebo,
     return summary
 
 
-def _episodes(model, tasks, params, bank, top_p, model_filter, placebo, cond, model_info) -> list[Episode]:
-    if bank is None:
-        return [Episode(t, params, "", {"name": cond}, model_info) for t in tasks]
-    memory = Memory(bank, top_p=top_p, model_filter=model.name if model_filter else None,
-                    placebo=placebo, seed=params.seed)
-    bank_sha = sha256_file(bank)[:12]
-    by_domain: dict[str, list[Task]] = {}
-    for t in tasks:
-        by_domain.setdefault(t.benchmark, []).append(t)
-    labels: dict[str, tuple[str, str]] = {}
-    for group in by_domain.values():
-        taxonomy = load_taxonomy(taxonomy_for_benchmark(group[0].benchmark))
-        labels.update(classify(model, group, taxonomy, params.parallel))
-    episodes = []
-    for t in tasks:
-        category, subcategory = labels[t.id]
-        recall = memory.recall(t, category, subcategory)
-        condition = {"name": cond, "bank": Path(bank).name, "bank_sha256": bank_sha,
-                     "memory_ids": recall.memory_ids, "category": category,
-                     "subcategory": subcategory, "level": recall.level}
-        episodes.append(Episode(t, params, recall.block, condition, model_info))
-    # Same memory back to back: the shared system prompt stays in the KV cache between calls.
-    episodes.sort(key=lambda e: (e.condition["memory_ids"], e.condition["category"]))
-    return episodes
+def _check_routing(out: Path, cond: str, done: dict[str, Trajectory], arm: Arm) -> None:
+    """Refuse to finish a condition under another routing rule than its finished records."""
+    if not arm.routed:
+        return
+    for trajectory in done.values():
+        rule = recorded_routing(trajectory.condition)
+        if rule is not None and rule != arm.routing:
+            raise DataError(f"{out}: the {cond!r} records there were routed by {rule!r}, this run "
+                            f"routes by {arm.routing!r}; pass --routing {rule} to resume them, "
+                            "or write to a new --out")

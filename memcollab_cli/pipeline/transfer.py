@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+from memcollab_cli.pipeline.arms import ArmSettings
 from memcollab_cli.pipeline.evaluate import (
     EvalResult,
     evaluate,
@@ -24,17 +25,17 @@ from memcollab_cli.pipeline.evaluate import (
 
 def transfer(models: Sequence, tasks: list, outdir: str | Path,
              banks: Mapping[str, str | Path] | None = None, *,
-             load: Callable[[str], object] | None = None, placebo: bool = False, params=None,
-             top_p: int = 3, model_filter: bool = False,
-             on_model: Callable | None = None, on_condition: Callable | None = None,
-             on_record: Callable | None = None) -> EvalResult:
+             load: Callable[[str], object] | None = None, settings: ArmSettings | None = None,
+             params=None, on_model: Callable | None = None, on_condition: Callable | None = None,
+             on_record: Callable | None = None, **options) -> EvalResult:
     """Evaluate each model in turn; returns the models × conditions result.
 
     `models` holds specs (strings, opened with `load`, default `runtime.load_model`, and closed
     after their turn) or already-open models (used as given; the caller closes them).
     `on_model(model)` is called when a model's turn starts. Other arguments as in `evaluate`.
     """
-    plan = plan_conditions(banks, placebo)  # fail on bad banks before loading any model
+    settings = settings or ArmSettings(**options)
+    plan = plan_conditions(banks, settings=settings)  # fail on bad banks before loading any model
     names: list[str] = []
     for spec in models:
         owned = isinstance(spec, str)
@@ -47,8 +48,8 @@ def transfer(models: Sequence, tasks: list, outdir: str | Path,
         try:
             if on_model:
                 on_model(model)
-            evaluate(model, tasks, outdir, banks, placebo=placebo, params=params, top_p=top_p,
-                     model_filter=model_filter, on_condition=on_condition, on_record=on_record)
+            evaluate(model, tasks, outdir, banks, settings=settings, params=params,
+                     on_condition=on_condition, on_record=on_record)
         finally:
             if owned:
                 model.close()

@@ -248,6 +248,18 @@ class BatchedLlamaModel:
         """Requests submitted and not yet handed back by `step()`."""
         with self._lock:
             return len(self._queue) + len(self._ready) + sum(s.seq is not None for s in self._slots)
+    def reset(self) -> None:
+        """Empty every slot's KV cache, so the next requests meet the state a fresh model has
+        (a run that starts with `reset` does not depend on what ran before it)."""
+        with self._lock:
+            if self.pending():
+                raise RuntimeError("reset while requests are in flight")
+            if self._ctx is not None:
+                self._llama_cpp.llama_memory_clear(self._mem, True)
+                for slot in self._slots:
+                    slot.kv.clear()
+            self.single.reset()
+
 
     def step(self) -> list[tuple[int, Completion]]:
         """Decode until at least one request finishes; (ticket, Completion) pairs in ticket order.

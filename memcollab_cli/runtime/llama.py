@@ -172,6 +172,12 @@ class LlamaModel:
                           "that this llama-cpp-python supports its architecture "
                           "(pip install -U llama-cpp-python)")
 
+    def reset(self) -> None:
+        """Forget the cached prompt, so the next call evaluates its whole prompt afresh (a run
+        that starts with `reset` does not depend on what ran before it)."""
+        if self._llm is not None:
+            self._llm.reset()
+
     def close(self) -> None:
         """Free the weights and the context; the model loads again if used afterwards."""
         if self._llm is not None:

@@ -1,0 +1,149 @@
+"""One arm of a comparison: which memory a task gets, how tasks are routed, in what order they run.
+
+An `Arm` is what `solve` runs under one condition name: no memory, a bank (or its random
+placebo), worked examples, or the noise-floor control (no memory again, in another order). Its
+schedule never depends on the memory: tasks run in input order (the order given, i.e. the
+dataset's), so two arms differ only in their prompts. `prepare_episodes` turns an arm and tasks
+into episodes, each with the condition dict its trajectory records.
+
+The noise floor: `SHIFTED` runs the tasks in a strided order (every s-th task, s = parallel + 1,
+at least 2), so each task runs after, and is batched with, other tasks than in input order, while
+its prompt is byte-identical to no memory's. What still flips between the two is what batch
+composition and prefix reuse alone move, the floor under which no difference means anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from memcollab_cli.agent import Episode, SolveParams
+from memcollab_cli.jsonl import sha256_file
+from memcollab_cli.pipeline.routing import DEFAULT_ROUTING
+from memcollab_cli.runtime.base import Model
+from memcollab_cli.tasks import Task
+
+NONE = "none"
+NOISE_FLOOR = "noise-floor"
+EXAMPLES = "examples"
+INPUT_ORDER, SHIFTED = "input", "shifted"
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One condition: its memory source, routing rule and schedule (see the module docstring)."""
+
+    bank: Path | None = None
+    placebo: bool = False
+    top_p: int = 3
+    model_filter: bool = False
+    examples: tuple[Path, ...] = ()  # trajectory files: the worked-examples arm
+    k_examples: int = 2
+    routing: str = DEFAULT_ROUTING
+    labeller: str = ""  # overrides the labeller recorded with the bank
+    schedule: str = INPUT_ORDER
+    name: str = ""  # overrides the derived condition name
+    open_model: Callable[[str], AbstractContextManager[Model]] | None = field(
+        default=None, compare=False)  # opens the labeller when it is not the solving model
+
+    @property
+    def condition(self) -> str:
+        if self.name:
+            return self.name
+        if self.examples:
+            return EXAMPLES
+        if self.bank is None:
+            return NOISE_FLOOR if self.schedule == SHIFTED else NONE
+        stem = Path(Path(self.bank).name.removesuffix(".gz")).stem  # as `jsonl.jsonl_stem`
+        return f"placebo:{stem}" if self.placebo else stem
+
+    @property
+    def routed(self) -> bool:
+        """Whether tasks are classified: only banks retrieve by label."""
+        return self.bank is not None
+
+
+@dataclass(frozen=True)
+class ArmSettings:
+    """What every arm of one comparison shares (`eval`, `transfer`), and which extra arms it has."""
+
+    placebo: bool = False  # a random-memory control per bank
+    top_p: int = 3
+    model_filter: bool = False
+    routing: str = DEFAULT_ROUTING
+    labeller: str = ""
+    examples: tuple[Path, ...] = ()  # trajectory files: adds the worked-examples arm
+    k_examples: int = 2
+    noise_floor: bool = False  # adds no memory again under a shifted schedule
+    open_model: Callable[[str], AbstractContextManager[Model]] | None = field(
+        default=None, compare=False)
+
+    def arm(self, **fields) -> Arm:
+        shared = dict(top_p=self.top_p, model_filter=self.model_filter, routing=self.routing,
+                      labeller=self.labeller, k_examples=self.k_examples,
+                      open_model=self.open_model)
+        return Arm(**{**shared, **fields})
+
+
+def schedule(tasks: list[Task], arm: Arm, parallel: int) -> list[Task]:
+    """The order tasks run in: input order, or for the noise floor every s-th task in turn."""
+    if arm.schedule != SHIFTED:
+        return list(tasks)
+    stride = max(2, parallel + 1)
+    return [tasks[j] for r in range(stride) for j in range(r, len(tasks), stride)]
+
+
+def prepare_episodes(model: Model, tasks: list[Task], params: SolveParams, arm: Arm,
+                     out: Path, model_info: dict) -> list[Episode]:
+    """Episodes for `tasks` (already in schedule order) under `arm`, each with its condition."""
+    cond = arm.condition
+    if arm.examples:
+        return _example_episodes(tasks, params, arm, model_info)
+    if arm.bank is None:
+        extra = {"schedule": SHIFTED} if arm.schedule == SHIFTED else {}
+        return [Episode(t, params, "", {"name": cond, **extra}, model_info) for t in tasks]
+    from memcollab_cli.pipeline.recall import Memory
+    from memcollab_cli.pipeline.routing import labels_path, route_tasks
+
+    memory = Memory(arm.bank, top_p=arm.top_p, model_filter=model.name if arm.model_filter else None,
+                    placebo=arm.placebo, seed=params.seed)
+    bank_sha = sha256_file(arm.bank)[:12]  # of the content: a .gz bank hashes as its text
+    labels, labeller = route_tasks(arm.routing, model, tasks, memory.sources,
+                                   labeller=arm.labeller, cache=labels_path(out),
+                                   open_model=arm.open_model, parallel=params.parallel,
+                                   where=str(arm.bank))
+    episodes = []
+    for t in tasks:
+        category, subcategory = labels[t.id]
+        recall = memory.recall(t, category, subcategory)
+        condition = {"name": cond, "bank": Path(arm.bank).name, "bank_sha256": bank_sha,
+                     "memory_ids": recall.memory_ids, "category": category,
+                     "subcategory": subcategory, "level": recall.level,
+                     "routing": arm.routing, "labeller": labeller}
+        episodes.append(Episode(t, params, recall.block, condition, model_info))
+    return episodes
+
+
+def _example_episodes(tasks, params, arm: Arm, model_info: dict) -> list[Episode]:
+    from memcollab_cli.pipeline.examples import Examples
+
+    examples = Examples(arm.examples, k=arm.k_examples)
+    sha = examples.sha256
+    episodes = []
+    for t in tasks:
+        block, ids = examples.recall(t)
+        condition = {"name": arm.condition, "examples": [p.name for p in examples.paths],
+                     "examples_sha256": sha, "memory_ids": ids,
+                     "level": EXAMPLES if ids else "none", "prompt": examples.template.hash}
+        episodes.append(Episode(t, params, block, condition, model_info))
+    return episodes
+
+
+def recorded_routing(condition: dict) -> str | None:
+    """The routing rule a bank condition was made with; records from before routing was
+    recorded were all routed by the solving model."""
+    if "bank" not in condition:
+        return None
+    return condition.get("routing", "self")

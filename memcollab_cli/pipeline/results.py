@@ -1,0 +1,308 @@
+"""Evaluation results computed from trajectory files alone: per model and condition, accuracy
+and the paired comparison with no memory, read back from what `solve` wrote.
+
+Per condition: n, correct, accuracy with its Wilson 95% interval; against no memory, over the
+tasks both conditions ran, the paired difference with Newcombe's interval, the exact McNemar
+p-value and the smallest difference those n tasks can detect (see `memcollab_cli.stats`); mean
+turns; token totals and model seconds; where memory was retrieved, the routing rule and the
+tasks that received memory; the measured noise floor (no memory against no memory under a
+shifted schedule) where that arm ran; and the routing agreement between labellings.
+
+Left out: running models (`evaluate`), rendering (`report`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from memcollab_cli.errors import DataError
+from memcollab_cli.jsonl import stream_jsonl, write_jsonl
+from memcollab_cli.pipeline.arms import EXAMPLES, NOISE_FLOOR, NONE
+from memcollab_cli.pipeline.routing_stats import agreements, labels_of, routing_facts
+from memcollab_cli.stats import (
+    PairedDifference,
+    detectable_effect,
+    paired_difference,
+    wilson_interval,
+)
+
+FORMAT = "memcollab.eval/1"
+PLACEBO = "placebo:"
+
+
+# ---------------------------------------------------------------------------------------------
+# results
+
+
+@dataclass
+class ConditionResult:
+    """One model under one condition, over the tasks found for it."""
+
+    model: str
+    condition: str  # as stored in trajectories: none | bank stem | placebo:<bank stem>
+    label: str  # what tables show (the NAME of --bank NAME=PATH)
+    benchmark: str  # comma-joined when the runs mix benchmarks
+    n: int
+    correct: int
+    ci_low: float
+    ci_high: float
+    vs_none: PairedDifference | None  # None for "none" itself, or when no-memory runs are absent
+    mean_turns: float
+    prompt_tokens: int
+    cached_tokens: int
+    completion_tokens: int
+    model_seconds: float
+    verdicts: dict[str, int] = field(default_factory=dict)
+    routing: dict | None = None  # {routing, labeller, n, with_memory} where memory was retrieved
+
+    @property
+    def accuracy(self) -> float:
+        return self.correct / self.n if self.n else 0.0
+
+    @property
+    def is_placebo(self) -> bool:
+        return self.condition.startswith(PLACEBO)
+
+    @property
+    def detectable(self) -> float | None:
+        """Smallest difference from no memory these n tasks detect (80% power, alpha 0.05)."""
+        d = self.vs_none
+        return None if d is None else detectable_effect(d.n, d.wins + d.losses)
+
+    def to_dict(self) -> dict:
+        return {
+            "model": self.model, "condition": self.condition, "label": self.label,
+            "benchmark": self.benchmark, "n": self.n, "correct": self.correct,
+            "accuracy": round(self.accuracy, 4),
+            "ci95": [round(self.ci_low, 4), round(self.ci_high, 4)],
+            "vs_none": None if self.vs_none is None else {
+                "n": self.vs_none.n, "diff": round(self.vs_none.diff, 4),
+                "ci95": [round(self.vs_none.low, 4), round(self.vs_none.high, 4)],
+                "wins": self.vs_none.wins, "losses": self.vs_none.losses,
+                "both": self.vs_none.both, "neither": self.vs_none.neither,
+                "mcnemar_p": round(self.vs_none.p_value, 6),
+                "detectable": None if self.detectable is None else round(self.detectable, 4)},
+            "routing": self.routing,
+            "mean_turns": round(self.mean_turns, 3), "prompt_tokens": self.prompt_tokens,
+            "cached_tokens": self.cached_tokens, "completion_tokens": self.completion_tokens,
+            "model_seconds": round(self.model_seconds, 2),
+            "verdicts": dict(sorted(self.verdicts.items())),
+        }
+
+
+@dataclass
+class EvalResult:
+    """Models × conditions. `eval` has one model; `transfer` several."""
+
+    models: list[str]
+    conditions: list[str]  # "none" first when present
+    cells: dict[tuple[str, str], ConditionResult]
+    labels: dict[str, str] = field(default_factory=dict)  # condition -> display name
+    agreement: list[dict] = field(default_factory=list)  # routing agreement between labellings
+
+    def cell(self, model: str, condition: str) -> ConditionResult | None:
+        return self.cells.get((model, condition))
+
+    def rows(self, model: str) -> list[ConditionResult]:
+        return [c for cond in self.conditions if (c := self.cell(model, cond)) is not None]
+
+    def label(self, condition: str) -> str:
+        return self.labels.get(condition) or _label(condition, {})
+
+    @property
+    def bank_conditions(self) -> list[str]:
+        return [c for c in self.conditions if c != NONE]
+
+    def worse(self) -> list[ConditionResult]:
+        """Memory cells whose paired accuracy is below no memory (controls excluded)."""
+        return [c for c in self.cells.values()
+                if not c.is_placebo and c.condition != NOISE_FLOOR and c.vs_none is not None
+                and c.vs_none.diff < 0]
+
+    def noise_floor(self, model: str) -> PairedDifference | None:
+        """No memory against no memory under a shifted schedule, where that arm ran."""
+        cell = self.cell(model, NOISE_FLOOR)
+        return None if cell is None else cell.vs_none
+
+    def to_dict(self) -> dict:
+        floors = {m: f for m in self.models if (f := self.noise_floor(m)) is not None}
+        return {"format": FORMAT, "models": list(self.models),
+                "conditions": [{"name": c, "label": self.label(c)} for c in self.conditions],
+                "results": [c.to_dict() for m in self.models for c in self.rows(m)],
+                "noise_floor": {m: {"n": f.n, "discordant": f.wins + f.losses}
+                                for m, f in floors.items()},
+                "routing_agreement": self.agreement}
+
+
+# ---------------------------------------------------------------------------------------------
+# reading trajectory files
+
+
+def condition_sort_key(condition: str) -> tuple:
+    """none, the noise floor, then banks by name (each placebo right after its bank), examples."""
+    if condition in (NONE, NOISE_FLOOR):
+        return (0, "", int(condition == NOISE_FLOOR))
+    if condition == EXAMPLES:
+        return (2, "", 0)
+    if condition.startswith(PLACEBO):
+        return (1, condition[len(PLACEBO):], 1)
+    return (1, condition, 0)
+
+
+def _natural(text: str) -> tuple:
+    # "12" after "9": GSM8K and MBPP ids are numbers, and file order should follow the dataset.
+    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.split(r"(\d+)", text))
+
+
+def _record_key(path: Path, lineno: int, rec: dict) -> tuple[str, str, str, str]:
+    """(model, condition, benchmark, task_id) of one trajectory line, or a DataError naming it."""
+    try:
+        model, condition = rec["model"]["name"], rec["condition"]["name"]
+        benchmark, task_id = rec["benchmark"], rec["task_id"]
+        _ = rec["correct"]
+    except (KeyError, TypeError):
+        raise DataError(f"{path}:{lineno}: not a trajectory record (needs task_id, benchmark, "
+                        "model.name, condition.name and correct); pass files written by "
+                        "`memcollab solve`, `eval` or `transfer`") from None
+    return str(model), str(condition), str(benchmark), str(task_id)
+
+
+def _record_id(rec: dict) -> str:
+    if rec.get("id"):
+        return rec["id"]
+    from memcollab_cli.records import Trajectory
+
+    return Trajectory.from_dict(rec).id
+
+
+def read_runs(paths: Iterable[str | Path]) -> tuple[dict, list[str]]:
+    """All trajectories of `paths`: {(model, condition): {(benchmark, task_id): record}} and the
+    models in order of first appearance.
+
+    The same record (same id) in two files is kept once, so overlapping shards are harmless. Two
+    different records for the same task, model and condition (say, two temperatures) would
+    make the comparison ambiguous and are an error.
+    """
+    runs: dict[tuple[str, str], dict[tuple[str, str], dict]] = {}
+    where: dict[tuple, str] = {}
+    models: list[str] = []
+    for path in map(Path, paths):
+        for lineno, rec in stream_jsonl(path):
+            model, condition, benchmark, task_id = _record_key(path, lineno, rec)
+            if model not in models:
+                models.append(model)
+            bucket = runs.setdefault((model, condition), {})
+            old = bucket.get((benchmark, task_id))
+            if old is not None:
+                if _record_id(old) != _record_id(rec):
+                    raise DataError(
+                        f"{path}:{lineno}: a second, different record for task {task_id!r} "
+                        f"({benchmark}), model {model!r}, memory {condition!r} (first at "
+                        f"{where[(model, condition, benchmark, task_id)]}); the runs used "
+                        "different settings, so report them separately")
+                continue
+            bucket[(benchmark, task_id)] = rec
+            where[(model, condition, benchmark, task_id)] = f"{path}:{lineno}"
+    return runs, models
+
+
+def results_from_runs(paths: Iterable[str | Path], *, models: Sequence[str] | None = None,
+                      conditions: Sequence[str] | None = None,
+                      labels: Mapping[str, str] | None = None,
+                      tasks: Iterable | None = None) -> EvalResult:
+    """The evaluation table computed from trajectory files alone, no model needed.
+
+    `models` and `conditions` select and order (default: models as they first appear, conditions
+    by `condition_sort_key`); `labels` maps a condition to its display name; `tasks` (Task objects
+    or (benchmark, id) pairs) restricts every cell to those tasks, so an old run over more tasks
+    in the same file does not leak in.
+    """
+    runs, seen_models = read_runs(paths)
+    models = list(models) if models is not None else seen_models
+    if conditions is None:
+        conditions = sorted({c for _, c in runs}, key=condition_sort_key)
+    conditions = list(conditions)
+    if NONE in conditions:  # the reference column comes first
+        conditions = [NONE] + [c for c in conditions if c != NONE]
+    keep = None
+    if tasks is not None:
+        keep = {(t.benchmark, t.id) if hasattr(t, "id") else tuple(t) for t in tasks}
+    labels = dict(labels or {})
+    cells: dict[tuple[str, str], ConditionResult] = {}
+    routed: dict[tuple[str, str], dict] = {}
+    for model in models:
+        base = _select(runs.get((model, NONE), {}), keep)
+        for condition in conditions:
+            records = _select(runs.get((model, condition), {}), keep)
+            if not records:
+                continue
+            cells[(model, condition)] = _summarize(model, condition, _label(condition, labels),
+                                                   records, base if condition != NONE else None)
+            if labels_of(records):
+                routed[(model, condition)] = labels_of(records)
+    facts = {k: cells[k].routing for k in routed}
+    return EvalResult(models=models, conditions=conditions, cells=cells,
+                      labels={c: _label(c, labels) for c in conditions},
+                      agreement=agreements(routed, facts))
+
+
+def _select(records: dict, keep: set | None) -> dict:
+    return records if keep is None else {k: r for k, r in records.items() if k in keep}
+
+
+def _label(condition: str, labels: Mapping[str, str]) -> str:
+    if condition in labels:
+        return labels[condition]
+    if condition.startswith(PLACEBO):
+        bank = condition[len(PLACEBO):]
+        return PLACEBO + labels.get(bank, bank)
+    return condition
+
+
+def _summarize(model: str, condition: str, label: str, records: dict,
+               base: dict | None) -> ConditionResult:
+    n = len(records)
+    correct = sum(bool(r["correct"]) for r in records.values())
+    low, high = wilson_interval(correct, n)
+    verdicts: dict[str, int] = {}
+    for r in records.values():
+        verdicts[r.get("verdict", "")] = verdicts.get(r.get("verdict", ""), 0) + 1
+    usage = [r.get("usage") or {} for r in records.values()]
+    vs_none = None
+    if base:
+        shared = records.keys() & base.keys()
+        table = {(True, True): 0, (True, False): 0, (False, True): 0, (False, False): 0}
+        for key in shared:
+            table[(bool(records[key]["correct"]), bool(base[key]["correct"]))] += 1
+        vs_none = paired_difference(both=table[(True, True)], wins=table[(True, False)],
+                                    losses=table[(False, True)], neither=table[(False, False)])
+    return ConditionResult(
+        model=model, condition=condition, label=label,
+        benchmark=",".join(sorted({b for b, _ in records})), n=n, correct=correct,
+        ci_low=low, ci_high=high, vs_none=vs_none,
+        mean_turns=sum(int(r.get("turns", 0)) for r in records.values()) / n,
+        prompt_tokens=sum(int(u.get("prompt_tokens", 0)) for u in usage),
+        cached_tokens=sum(int(u.get("cached_tokens", 0)) for u in usage),
+        completion_tokens=sum(int(u.get("completion_tokens", 0)) for u in usage),
+        model_seconds=sum(float(u.get("seconds", 0.0)) for u in usage), verdicts=verdicts,
+        routing=routing_facts(model, records))
+
+
+def merge_runs(paths: Iterable[str | Path], out: str | Path) -> int:
+    """Write the union of trajectory files to `out` (atomically); returns the record count.
+
+    Records are de-duplicated by id and ordered by (model, condition, benchmark, task id), so
+    the same shards merge to the same bytes whatever order they are given in. `out` may be one of
+    the inputs.
+    """
+    runs, _ = read_runs(paths)
+    records = []
+    for model, condition in sorted(runs, key=lambda mc: (mc[0], condition_sort_key(mc[1]))):
+        bucket = runs[(model, condition)]
+        for key in sorted(bucket, key=lambda bt: (bt[0], _natural(bt[1]))):
+            records.append(bucket[key])
+    write_jsonl(out, records)
+    return len(records)

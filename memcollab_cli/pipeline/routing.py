@@ -1,0 +1,190 @@
+"""Routing: which (category, subcategory) a task is filed under, so it meets the right memory.
+
+A bank's entries are labelled when the bank is built (by its labeller, the model that classified
+the source tasks); a task being solved must be labelled by a rule that agrees with that one, or
+it asks a question the bank files under another name. Three rules:
+
+- `self` (the paper's): the solving model classifies its own task. Two models then disagree
+  with each other and with the bank's labeller.
+- `labeller`: the bank's labeller classifies the task too, so both sides come from one model.
+  Its labels are cached in `labels.jsonl` beside the output, keyed by labeller, taxonomy and
+  problem hash, so each task costs one model call once, whatever model solves it afterwards.
+- `nearest`: the label of the most similar training task the bank knows (its sources and its
+  classification cache), by TF-IDF over problem text. No model call.
+
+`BankSources` reads what a bank knows about its training tasks from its work directory
+(`NAME.work/`: the contrast log holds each source's problem text, `categories.jsonl` the
+labeller's labels) and, where a source carries it, from the bank itself.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, closing, nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from memcollab_cli.errors import DataError
+from memcollab_cli.jsonl import append_jsonl, read_jsonl, repair_tail
+from memcollab_cli.memory import MemoryEntry, Taxonomy, load_taxonomy, taxonomy_for_benchmark
+from memcollab_cli.memory.problems import ProblemIndex, problem_hash
+from memcollab_cli.memory.taxonomy import OTHER
+from memcollab_cli.runtime.base import Model
+from memcollab_cli.tasks import Task
+
+ROUTINGS = ("self", "labeller", "nearest")
+DEFAULT_ROUTING = "labeller"
+Label = tuple[str, str]
+
+
+def work_dir(bank: Path) -> Path:
+    """`NAME.work/` beside `NAME.jsonl`, where `distill` keeps a bank's intermediate files."""
+    bank = Path(bank)
+    return bank.with_name(bank.stem + ".work")
+
+
+@dataclass
+class BankSources:
+    """The training tasks behind a bank: problem texts, labels and who labelled them."""
+
+    problems: dict[tuple[str, str], str] = field(default_factory=dict)  # (benchmark, id) -> text
+    labels: dict[tuple[str, str], Label] = field(default_factory=dict)
+    labeller: str = ""
+
+    @property
+    def hashes(self) -> dict[tuple[str, str], str]:
+        return {k: problem_hash(v) for k, v in self.problems.items()}
+
+    @classmethod
+    def of_bank(cls, bank: Path, entries: Sequence[MemoryEntry]) -> "BankSources":
+        work = work_dir(bank)
+        log, cache = work / "contrast-log.jsonl", work / "categories.jsonl"
+        problems = {(r["benchmark"], r["task_id"]): r["problem"]
+                    for r in (read_jsonl(log) if log.exists() else []) if r.get("problem")}
+        labels: dict[tuple[str, str], Label] = {}
+        classifiers: Counter = Counter()
+        for r in read_jsonl(cache) if cache.exists() else []:
+            labels[(r["benchmark"], r["task_id"])] = (r["category"], r["subcategory"])
+            classifiers[r.get("classifier", "")] += 1
+        for e in entries:  # sorted by label, so the first entry citing a source wins
+            for s in e.sources:
+                labels.setdefault((s["benchmark"], s["task_id"]), (e.category, e.subcategory))
+        # The build classifies with its summarizer; the cache says so explicitly when present.
+        if not classifiers:
+            classifiers = Counter(e.summarizer for e in entries)
+        classifiers.pop("", None)
+        return cls(problems=problems, labels=labels,
+                   labeller=classifiers.most_common(1)[0][0] if classifiers else "")
+
+
+class NearestRouter:
+    """Labels a task with the label of the most similar known training problem."""
+
+    def __init__(self, sources: BankSources, where: str = "the bank"):
+        keys = sorted(k for k in sources.labels if k in sources.problems)
+        if not keys:
+            raise DataError(f"{where}: routing 'nearest' needs the problem texts and labels of "
+                            "the bank's training tasks (NAME.work/contrast-log.jsonl and "
+                            "categories.jsonl beside the bank); use --routing labeller or self")
+        self.labels = [sources.labels[k] for k in keys]
+        texts = [sources.problems[k] for k in keys]
+        self.hashes = [problem_hash(t) for t in texts]
+        self.index = ProblemIndex(texts)
+
+    def label(self, task: Task) -> Label:
+        own = problem_hash(task.question)  # its own label would be no evidence of similarity
+        found = self.index.nearest(task.question, 1,
+                                   skip=[i for i, h in enumerate(self.hashes) if h == own])
+        return self.labels[found[0][0]] if found else (OTHER, OTHER)
+
+
+def labels_path(out: Path) -> Path:
+    """The labeller's classification cache for an output file (or directory of them)."""
+    out = Path(out)
+    return (out if out.suffix == "" else out.parent) / "labels.jsonl"
+
+
+def labeller_labels(tasks: Sequence[Task], labeller: str, cache: Path,
+                    open_model: Callable[[str], AbstractContextManager[Model]], classify: Callable,
+                    taxonomy: str | None = None) -> dict[str, Label]:
+    """Labels by `labeller` for each task id. Only tasks missing from `cache` open the model
+    (`open_model(name)`, a context manager) and call it."""
+    cache = Path(cache)
+    known: dict[tuple, Label] = {}
+    if cache.exists():
+        repair_tail(cache)
+        for r in read_jsonl(cache):
+            known[(r["classifier"], r["taxonomy"], r["problem"])] = (r["category"], r["subcategory"])
+    out: dict[str, Label] = {}
+    todo: dict[str, list[Task]] = {}
+    taxonomies: dict[str, Taxonomy] = {}
+    for t in tasks:
+        name = taxonomy or taxonomy_for_benchmark(t.benchmark)
+        tax = taxonomies.setdefault(name, load_taxonomy(name))
+        key = (labeller, tax.hash, problem_hash(t.question))
+        if key in known:
+            out[t.id] = known[key]
+        else:
+            todo.setdefault(name, []).append(t)
+    if not todo:
+        return out
+    with open_model(labeller) as model:
+        for name, group in todo.items():
+            tax = taxonomies[name]
+            for t in group:  # the cache grows one label at a time: a kill loses nothing
+                label = classify(model, [t], tax, 1)[t.id]
+                append_jsonl(cache, {"benchmark": t.benchmark, "task_id": t.id,
+                                     "problem": problem_hash(t.question), "classifier": labeller,
+                                     "taxonomy": tax.hash, "category": label[0],
+                                     "subcategory": label[1]})
+                out[t.id] = label
+    return out
+
+
+def route_tasks(rule: str, model: Model, tasks: Sequence[Task], sources: BankSources, *,
+                labeller: str = "", cache: Path | None = None,
+                open_model: Callable[[str], AbstractContextManager[Model]] | None = None,
+                parallel: int = 1, where: str = "the bank") -> tuple[dict[str, Label], str]:
+    """(labels by task id, who labelled) under `rule`; see the module docstring."""
+    from memcollab_cli.pipeline.recall import classify
+
+    if rule == "nearest":
+        router = NearestRouter(sources, where)
+        return {t.id: router.label(t) for t in tasks}, "nearest"
+    if rule == "self":
+        labels: dict[str, Label] = {}
+        by_benchmark: dict[str, list[Task]] = {}
+        for t in tasks:
+            by_benchmark.setdefault(t.benchmark, []).append(t)
+        for group in by_benchmark.values():
+            taxonomy = load_taxonomy(taxonomy_for_benchmark(group[0].benchmark))
+            labels.update(classify(model, group, taxonomy, parallel))
+        return labels, model.name
+    if rule != "labeller":
+        raise DataError(f"unknown routing {rule!r}: choose one of {', '.join(ROUTINGS)}")
+    name = labeller or sources.labeller
+    if not name:
+        raise DataError(f"{where}: no labeller is recorded (no categories.jsonl beside it and no "
+                        "summarizer in its entries); give one with --labeller MODEL")
+    if cache is None:
+        raise DataError("routing 'labeller' needs a cache file for its labels")
+
+    def opener(spec: str):
+        if spec == model.name:  # the solving model is the labeller: use it, leave it open
+            return nullcontext(model)
+        if open_model is None:
+            from memcollab_cli.runtime import load_model
+
+            return closing(load_model(spec))
+        return open_model(spec)
+
+    return labeller_labels(tasks, name, cache, opener, classify), name
+
+
+def agreement(a: dict[str, Label], b: dict[str, Label]) -> dict:
+    """How often two labellings of the same tasks agree: category, and category + subcategory."""
+    shared = sorted(a.keys() & b.keys())
+    same_cat = sum(a[k][0] == b[k][0] for k in shared)
+    same_sub = sum(a[k] == b[k] for k in shared)
+    return {"n": len(shared), "category": same_cat, "subcategory": same_sub}
