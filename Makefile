@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 MC     := $(BIN)/memcollab
 
-.PHONY: install models data test test-fast demo lint bench clean
+.PHONY: install models data test test-fast demo lint bench bench-gpu-smoke clean
 
 install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
@@ -38,6 +38,12 @@ bench: install models
 	$(BIN)/python bench/throughput.py
 	$(BIN)/python bench/prefix.py
 	$(BIN)/python bench/bank.py
+
+# The GPU scaling bench (bench/scaling.py, what scripts/gpu-run.py measures first), on CPU with the
+# smallest model and tiny N: under a minute.
+bench-gpu-smoke: install
+	MEMCOLLAB_THREADS=$${MEMCOLLAB_THREADS:-1} $(BIN)/python bench/scaling.py -m smollm2-135m \
+	    --parallel 1 2 --max-tokens 16 --n-ctx 1024
 
 clean:
 	rm -rf $(VENV) build *.egg-info demo-out
