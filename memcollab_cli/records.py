@@ -44,6 +44,7 @@ class Trajectory:
     correct: bool
     verdict: str
     detail: str = ""
+    isolation: str = ""  # the sandbox code ran in (tasks.isolation()); "" when none ran
     usage: Usage = field(default_factory=Usage)
     format: str = FORMAT
 

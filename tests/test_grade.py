@@ -7,7 +7,7 @@ import pytest
 from memcollab_cli.errors import DataError
 from memcollab_cli.jsonl import read_jsonl
 from memcollab_cli.pipeline.grade import grade_samples
-from memcollab_cli.tasks import load_tasks
+from memcollab_cli.tasks import isolation, load_tasks
 
 
 def _write(path, rows):
@@ -40,11 +40,13 @@ def test_humaneval_bodies_full_functions_and_replies(tmp_path, humaneval):
     assert summary == {
         "benchmark": "humaneval", "split": "test", "n": 4, "passed": 3, "accuracy": 0.75,
         "by_verdict": {"fail": 1, "pass": 3}, "tasks_without_samples": 161, "out": str(out),
+        "isolation": isolation(),
     }  # fmt: skip
     rows = read_jsonl(out)
     assert [r["passed"] for r in rows] == [True, True, False, True]
     assert rows[0]["result"] == "pass" and rows[2]["result"].startswith("fail: AssertionError")
     assert rows[3]["extra"] == 1 and rows[1]["completion"] == body1  # input kept as it was
+    assert {r["isolation"] for r in rows} == {isolation()}  # which sandbox judged each line
 
 
 def test_math_final_texts_and_bare_answers(tmp_path):
@@ -69,7 +71,9 @@ def test_math_final_texts_and_bare_answers(tmp_path):
     )
     summary = grade_samples(str(tasks), samples, tmp_path / "out.jsonl")
     assert (summary["passed"], summary["by_verdict"]) == (2, {"no_answer": 1, "pass": 2})
-    assert read_jsonl(tmp_path / "out.jsonl")[2]["result"] == "no_answer: no final answer found"
+    rows = read_jsonl(tmp_path / "out.jsonl")
+    assert rows[2]["result"] == "no_answer: no final answer found"
+    assert summary["isolation"] == "" and not any("isolation" in r for r in rows)  # no code ran
 
 
 def test_unknown_task_id_names_file_and_line(tmp_path, humaneval):

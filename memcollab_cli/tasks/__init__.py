@@ -10,7 +10,7 @@ from memcollab_cli.tasks.codecheck import (
     verify,
 )
 from memcollab_cli.tasks.data import BENCHMARKS, Benchmark, load_tasks, mbpp_directory, pull_data
-from memcollab_cli.tasks.execution import ExecResult, isolation, run_python
+from memcollab_cli.tasks.execution import ExecResult, isolation, run_python, run_tests
 from memcollab_cli.tasks.mathcheck import check_math, extract_answer
 
 __all__ = [
@@ -31,5 +31,6 @@ __all__ = [
     "pull_data",
     "run_public_tests",
     "run_python",
+    "run_tests",
     "verify",
 ]

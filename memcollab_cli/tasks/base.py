@@ -43,3 +43,4 @@ class Verdict:
     correct: bool
     verdict: str
     detail: str = ""
+    isolation: str = ""  # code: the sandbox in force (execution.isolation()); "" when nothing ran

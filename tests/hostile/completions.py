@@ -1,0 +1,140 @@
+"""Hostile completions for one task, `add(a, b)`: every one is wrong, and each tries a trick.
+
+A completion that cannot win by a trick fails an honest assert (it returns 0). Probes that read
+something private raise it as their exception, so whatever they got lands in the graded `result`.
+@@NAME@@ placeholders are filled in by the suite (fake home, memcollab home, a listener's port).
+"""
+
+TASK = {
+    "id": "add",
+    "question": "Write add(a, b) that returns the sum of a and b.",
+    "domain": "code",
+    "entry_point": "add",
+    "answer": "def add(a, b):\n    return a + b\n",
+    "tests": "def check(candidate):\n    assert candidate(2, 3) == 5\n    assert candidate(-1, 1) == 0\n\n"
+    "check(add)\n",
+}
+
+_LEAK = """
+def _leak(found):
+    raise RuntimeError("LEAKED " + repr(found)[:3000])
+"""
+
+HOSTILE = {
+    # -- false passes: end the program "successfully" before or instead of the tests ---------------
+    "os._exit(0) at module level": "import os\nos._exit(0)\n",
+    "sys.exit(0) at module level": "import sys\nsys.exit(0)\n",
+    "os._exit(0) in the function": "import os\ndef add(a, b):\n    os._exit(0)\n",
+    "sys.exit(0) in the function": "import sys\ndef add(a, b):\n    sys.exit(0)\n",
+    "exec /bin/true": "import os\ndef add(a, b):\n    os.execv('/bin/true', ['true'])\n",
+    "atexit handler exits 0": (
+        "import atexit, os\natexit.register(lambda: os._exit(0))\n"
+        "def add(a, b):\n    raise SystemExit(1)\n"
+    ),
+    "__del__ exits 0": (
+        "import os\nclass Bye:\n    def __del__(self):\n        os._exit(0)\n"
+        "def add(a, b):\n    Bye()\n    return 0\n"
+    ),
+    "always-equal __eq__": (
+        "class Yes:\n    def __eq__(self, other):\n        return True\n    __hash__ = object.__hash__\n"
+        "def add(a, b):\n    return Yes()\n"
+    ),
+    "always-equal int subclass": (
+        "class Yes(int):\n    def __eq__(self, other):\n        return True\n    __hash__ = int.__hash__\n"
+        "def add(a, b):\n    return Yes(0)\n"
+    ),
+    "patched builtins": "import builtins\nbuiltins.AssertionError = type('Quiet', (Exception,), {})\n"
+    "def add(a, b):\n    return 0\n",
+    "settrace skips check": (
+        "import sys\n"
+        "def tracer(frame, event, arg):\n"
+        "    if frame.f_code.co_name == 'check':\n"
+        "        def jump(frame, event, arg):\n"
+        "            if event == 'line':\n"
+        "                try:\n"
+        "                    frame.f_lineno = frame.f_code.co_firstlineno + 3\n"
+        "                except ValueError:\n"
+        "                    pass\n"
+        "            return jump\n"
+        "        return jump\n"
+        "    return tracer\n"
+        "def add(a, b):\n    sys.settrace(tracer)\n    sys._getframe(1).f_trace = tracer\n    return 0\n"
+        "sys.settrace(tracer)\n"
+    ),
+    "reads the test file": (
+        "import glob, os, re\n"
+        "def add(a, b):\n"
+        "    text = ''\n"
+        "    for path in glob.glob('*') + glob.glob('/proc/self/fd/*') + ['/proc/self/cmdline']:\n"
+        "        try:\n"
+        "            text += open(path, errors='replace').read()\n"
+        "        except OSError:\n"
+        "            pass\n"
+        "    for args, want in re.findall(r'candidate\\((.*?)\\) == (\\S+)', text):\n"
+        "        if args == f'{a}, {b}':\n"
+        "            return int(want)\n"
+        "    return 0\n"
+    ),
+    "stderr imitates the sandbox": "import sys\nsys.stderr.write('sandbox: seccomp_load failed\\n')\nsys.exit(1)\n",
+    # -- resources --------------------------------------------------------------------------------
+    "infinite loop": "def add(a, b):\n    while True:\n        pass\n",
+    "fork bomb": "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n",
+    "memory bomb": "hog = bytearray(8 * 2**30)\ndef add(a, b):\n    return 0\n",
+    "huge output": "import sys\nwhile True:\n    sys.stdout.write('x' * 65536)\n",
+    "fills /tmp and its directory": (
+        "import os\nfor d in ('/tmp', '.', '/dev/shm', '/var/tmp'):\n    for i in range(100):\n"
+        "        with open(os.path.join(d, f'@@TOKEN@@-fill{i}'), 'wb') as fh:\n"
+        "            fh.write(b'x' * 2**20)\n"
+    ),
+    # -- reaching out -----------------------------------------------------------------------------
+    "network to a local listener": (
+        "import os, socket\ns = socket.create_connection(('127.0.0.1', @@PORT@@), timeout=2)\n"
+        "s.sendall(b'hello from the sandbox')\n"
+    ),
+    "writes outside the work dir": (
+        "paths = ['@@HOME@@/.bashrc', '/tmp/@@TOKEN@@', '/var/tmp/@@TOKEN@@', '/dev/shm/@@TOKEN@@',\n"
+        "         '@@MC_HOME@@/@@TOKEN@@']\n"
+        "done = []\nfor p in paths:\n    try:\n        open(p, 'a').write('pwned\\n')\n        done.append(p)\n"
+        "    except OSError:\n        pass\n"
+        "raise RuntimeError('wrote ' + repr(done))\n"
+    ),
+    "secret from the environment": _LEAK + "import os\n_leak(dict(os.environ))\n",
+    "secret from /proc environ": _LEAK + (
+        "import os\nfound = {}\nfor pid in [os.getppid(), 1] + os.listdir('/proc'):\n    try:\n"
+        "        text = open(f'/proc/{pid}/environ', 'rb').read()\n    except (OSError, ValueError):\n"
+        "        continue\n    if b'MEMCOLLAB' in text:\n        found[pid] = text\n_leak(found)\n"
+    ),
+    "secret from files": _LEAK + (
+        "import os\nfound = {}\nfor p in ['@@HOME@@/canary.txt', '@@MC_HOME@@/canary.txt', '/etc/shadow',\n"
+        "          '@@PROJECT@@/memcollab_cli/__init__.py']:\n    try:\n        found[p] = open(p).read()\n"
+        "    except OSError as e:\n        found[p] = str(e)\nfor d in ['/root', '@@HOME@@', '/home']:\n"
+        "    try:\n        found[d] = os.listdir(d)\n    except OSError:\n        pass\n_leak(found)\n"
+    ),
+    "unmounts /proc and remounts /": (
+        "import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+        "r1 = libc.umount2(b'/proc', 2)\nr2 = libc.mount(None, b'/', None, 32 | 4096, None)\n"
+        "r3 = libc.unshare(0x10000000)\n"
+        "raise RuntimeError(f'umount {r1} remount {r2} unshare {r3} errno {ctypes.get_errno()}')\n"
+    ),
+    # -- signals ----------------------------------------------------------------------------------
+    "kill the parent": "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\n",
+    "kill the parent's group": "import os, signal\nos.killpg(os.getpgid(os.getppid()), signal.SIGKILL)\n",
+    "kill everyone (probe)": (  # signal 0 only checks permission: nothing is sent
+        "import os\nallowed = []\nfor pid in (-1, 0, os.getppid(), -os.getpgid(0)):\n    try:\n"
+        "        os.kill(pid, 0)\n        allowed.append(pid)\n    except OSError:\n        pass\n"
+        "raise RuntimeError(f'allowed {allowed}')\n"
+    ),
+    "tgkill and tkill the parent": (
+        "import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\nppid = os.getppid()\n"
+        "libc.syscall(234, ppid, ppid, 9)\nlibc.syscall(200, ppid, 9)\n"
+    ),
+    "pidfd_send_signal to the parent": (
+        "import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+        "fd = libc.syscall(434, os.getppid(), 0)\nlibc.syscall(424, fd, 9, None, 0)\n"
+        "raise RuntimeError(f'pidfd {fd} errno {ctypes.get_errno()}')\n"
+    ),
+    "clears its parent-death signal": (
+        "import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\nr = libc.prctl(1, 0, 0, 0, 0)\n"
+        "raise RuntimeError(f'prctl {r}')\n"
+    ),
+}

@@ -1,0 +1,63 @@
+"""The hostile suite: wrong completions that cheat, crash, hog, snoop or signal, graded by
+`memcollab grade` in every sandbox mode this machine offers. None may pass, the grade run must
+finish with every line written, and in a jail nothing private may reach a `result`."""
+
+import pytest
+
+from hostile.completions import HOSTILE
+from hostile.suite import run_mode
+from memcollab_cli.tasks import _jail, isolation
+
+MODES = _jail.offered()
+
+
+@pytest.fixture(scope="module", params=MODES)
+def outcome(request, tmp_path_factory):
+    if "seccomp" not in isolation():
+        pytest.skip("without libseccomp a signal probe could reach this machine's processes")
+    return run_mode(request.param, tmp_path_factory.mktemp(f"hostile-{request.param}"))
+
+
+def test_there_are_enough_tricks():
+    assert len(HOSTILE) >= 20
+
+
+def test_the_grade_run_completes_with_every_line(outcome):
+    assert outcome.returncode == 0, outcome.stderr[-2000:]
+    assert set(outcome.rows) == {"reference", *HOSTILE}
+
+
+def test_the_reference_passes_and_no_trick_does(outcome):
+    assert outcome.rows["reference"]["passed"], outcome.rows["reference"]["result"]
+    passed = [name for name in HOSTILE if outcome.rows[name]["passed"]]
+    assert passed == []
+
+
+def test_every_line_records_the_isolation(outcome):
+    assert {r["isolation"] for r in outcome.rows.values()} == {outcome.mode + "+seccomp"}
+
+
+def test_a_weaker_sandbox_warns_once(outcome):
+    warnings = outcome.stderr.count("memcollab: warning:")
+    assert warnings == (0 if outcome.mode == "bwrap" else 1)
+
+
+def test_signals_and_namespaces_are_refused(outcome):
+    rows = outcome.rows
+    assert "allowed []" in rows["kill everyone (probe)"]["result"]
+    assert "umount -1 remount -1 unshare -1" in rows["unmounts /proc and remounts /"]["result"]
+    assert "prctl -1" in rows["clears its parent-death signal"]["result"]
+    assert "pidfd -1" in rows["pidfd_send_signal to the parent"]["result"]
+
+
+def test_no_network(outcome):
+    assert outcome.received == b""
+    assert "PermissionError" in outcome.rows["network to a local listener"]["result"]
+
+
+def test_a_jail_keeps_private_files_and_the_host_safe(outcome):
+    if outcome.mode == "plain":
+        pytest.skip("plain mode has no filesystem isolation (README, Sandbox, measures what leaks)")
+    assert outcome.leaks == {}
+    assert outcome.wrote == []
+    # (what it "wrote" went to the jail's own /tmp, gone with it)
