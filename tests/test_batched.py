@@ -62,6 +62,10 @@ class ForcedLogits:
         self.sampled += 1
         return ctypes.cast(self._row, ctypes.POINTER(ctypes.c_float))
 
+    def llama_get_logits(self, ctx):
+        # the engine reads every row of a step at once; these tests run one sequence at a time
+        return self.llama_get_logits_ith(ctx, 0)
+
 
 COUNTING = "1, 2, 3, 4, 5, 6, 7, 8, 9, 10"
 
@@ -157,6 +161,28 @@ def test_sampling_above_zero_is_seeded(smollm2_path):
     req = ask("Tell me a word.", temperature=1.0, seed=7, max_tokens=6)
     with fresh(smollm2_path, parallel=2) as a, fresh(smollm2_path, parallel=2) as b:
         assert a.complete(req).text == b.complete(req).text
+
+
+def test_one_argmax_maps_each_greedy_row_back_to_its_sequence():
+    # llama_get_logits holds one row per token that asked for logits, in batch order; a sampled
+    # sequence's row sits among them and must not shift the greedy ones
+    from memcollab_cli.runtime.batched import _Seq
+
+    rows = (ctypes.c_float * 12)(0, 0, 9, 0,  7, 0, 0, 0,  0, 0, 0, 5)  # argmax 2, 0, 3
+
+    class Logits:
+        def llama_get_logits(self, ctx):
+            return ctypes.cast(rows, ctypes.POINTER(ctypes.c_float))
+
+    engine = object.__new__(BatchedLlamaModel)
+    engine._llama_cpp, engine._ctx, engine._n_vocab = Logits(), None, 4
+    seqs = [_Seq(ticket=t, request=None, prompt=[], stops=[], max_tokens=1, submitted=0.0)
+            for t in range(4)]
+    seqs[0].logit_row, seqs[1].logit_row, seqs[2].logit_row = 9, 3, 5  # seqs[3] reads its prompt
+    seqs[2].sampler = object()
+    assert engine._greedy_tokens(seqs) == {3: 2, 5: 0, 9: 3}
+    seqs[0].sampler = seqs[1].sampler = object()
+    assert engine._greedy_tokens(seqs) == {}  # nothing greedy: no pass over the logits
 
 
 @pytest.mark.model

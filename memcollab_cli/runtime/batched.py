@@ -38,6 +38,7 @@ Thread safety: one lock serialises every public method; drive it from one thread
 
 from __future__ import annotations
 
+import ctypes
 import threading
 import time
 from collections import deque
@@ -93,6 +94,7 @@ class _Seq:
     out: list[int] = field(default_factory=list)  # generated tokens (no end-of-generation token)
     pos: int = 0  # position of the next token fed
     logit_row: int = -1  # index in this step's batch whose logits sample the next token
+    text: bytearray = field(default_factory=bytearray)  # `out` as bytes, kept for stop strings
     sampler: object = None  # llama_sampler_p for temperature > 0
     admitted: float = 0.0
 
@@ -172,6 +174,8 @@ class BatchedLlamaModel:
             self._n_vocab = llama_cpp.llama_vocab_n_tokens(self._vocab)
             self._n_ctx_seq = llama_cpp.llama_n_ctx_seq(ctx)
             self._batch = llama_cpp.llama_batch_init(self.n_batch, 0, 1)
+            self._bos = llama_cpp.llama_vocab_bos(self._vocab)
+            self._piece = ctypes.create_string_buffer(256)
             self._slots = [_Slot() for _ in range(self.parallel)]
             return ctx
 
@@ -374,33 +378,62 @@ class BatchedLlamaModel:
             raise ModelError(f"{self.name}: llama_decode failed ({rc}) with {n} tokens in the "
                              "batch; lower --parallel or raise --n-ctx")
 
-        import numpy as np
-
         done = []
+        greedy = self._greedy_tokens(active)
         for seq in active:
             if seq.logit_row < 0:
                 continue  # still reading its prompt
             if seq.sampler is not None:
                 token = lc.llama_sampler_sample(seq.sampler, self._ctx, seq.logit_row)
             else:
-                row = np.ctypeslib.as_array(lc.llama_get_logits_ith(self._ctx, seq.logit_row),
-                                            shape=(self._n_vocab,))
-                token = int(row.argmax())
+                token = greedy[seq.logit_row]
             reason = None
             if lc.llama_vocab_is_eog(self._vocab, token):
                 reason = "stop"
             else:
                 seq.out.append(token)
-                if seq.stops:
-                    text = self.single.load().detokenize(seq.out, prev_tokens=seq.prompt)
-                    if any(s in text for s in seq.stops):
-                        reason = "stop"
+                if seq.stops and self._hit_stop(seq, token):
+                    reason = "stop"
                 if reason is None and (len(seq.out) >= seq.max_tokens
                                        or seq.pos >= self._n_ctx_seq):
                     reason = "length"
             if reason is not None:
                 done.append((seq.ticket, self._finish(seq, reason)))
         return done
+
+    def _greedy_tokens(self, active: list[_Seq]) -> dict[int, int]:
+        """Batch row -> argmax token for this step's rows, found in one numpy pass.
+
+        `llama_get_logits` holds one row per token that asked for logits, in batch order, so a
+        single (rows × vocabulary) view and one argmax replace a view and an argmax per sequence.
+        """
+        rows = sorted(s.logit_row for s in active if s.logit_row >= 0)
+        if not any(s.sampler is None and s.logit_row >= 0 for s in active):
+            return {}
+        import numpy as np
+
+        logits = np.ctypeslib.as_array(self._llama_cpp.llama_get_logits(self._ctx),
+                                       shape=(len(rows), self._n_vocab))
+        return dict(zip(rows, logits.argmax(axis=1).tolist(), strict=True))
+
+    def _hit_stop(self, seq: _Seq, token: int) -> bool:
+        """Whether `seq`'s text now holds a stop string, reading only the newest token's bytes.
+
+        The text is the concatenation of the tokens' pieces, which is what `detokenize` returns
+        (less a leading space after a BOS token), so a stop string that was not there before this
+        token must end inside its piece: looking at the tail is the same test as the whole text.
+        """
+        lc = self._llama_cpp
+        n = lc.llama_token_to_piece(self._vocab, token, self._piece, len(self._piece), 0, False)
+        if n < 0:  # a piece longer than the buffer: rebuild the text the slow way
+            seq.text = bytearray(self.single.load().detokenize(seq.out))
+        else:
+            seq.text += ctypes.string_at(self._piece, n)
+        text = seq.text
+        if seq.out[0] == self._bos and text[:1] == b" ":
+            text = text[1:]  # as detokenize drops it
+        tail = max(len(s) for s in seq.stops) + (n if n >= 0 else len(text))
+        return any(s in text[-tail:] for s in seq.stops)
 
     def _finish(self, seq: _Seq, reason: str) -> Completion:
         self._slots[seq.slot].seq = None  # its KV stays for prefix reuse
