@@ -175,3 +175,28 @@ def test_the_cli_offers_the_pipeline_rules_and_default():
 
     assert common.ROUTINGS == routing.ROUTINGS
     assert common.DEFAULT_ROUTING == routing.DEFAULT_ROUTING
+
+
+def test_labels_recorded_in_runs_fill_the_cache(tmp_path):
+    from memcollab_cli.pipeline.routing import labels_from_runs
+    from memcollab_cli.records import Trajectory
+
+    def rec(cond, question, label):
+        return Trajectory(
+            task_id="0", benchmark="gsm8k", model={"name": "small", "sha256": ""},
+            condition={"name": cond, "bank": "b.jsonl", "memory_ids": [], "category": label[0],
+                       "subcategory": label[1]}, params={}, turns=1, answer="", correct=False,
+            verdict="fail", messages=[{"role": "system", "content": "s"},
+                                      {"role": "user", "content": question}]).to_record()
+
+    runs = tmp_path / "small.jsonl"
+    money, rates = ("Money & Shopping", "Total Cost"), ("Rates & Work", "Work Rates")
+    write_jsonl(runs, [rec("a", "Ann pays 3 dollars.", money), rec("b", "Ann pays 3 dollars.",
+                                                                   money),
+                       rec("c", "Ann pays 3 dollars.", rates)])
+    cache = tmp_path / "labels.jsonl"
+    assert labels_from_runs([runs], cache) == {"added": 1, "known": 1, "conflicts": 1}
+    solver = ScriptedModel(name="small")  # asked nothing: its label is cached
+    labels, who = route_tasks("self", solver, [gsm("9", "Ann pays 3 dollars.")], BankSources(),
+                              cache=cache)
+    assert labels == {"9": money} and solver.history == []

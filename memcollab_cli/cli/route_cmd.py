@@ -21,6 +21,10 @@ def route(
         "--rule", help="Routing rule to compare (repeatable) [default: all three].",
         show_default=False)] = None,
     labeller: common.Labeller = None,
+    labels_from: Annotated[list[Path] | None, typer.Option(
+        "--labels-from", exists=True, dir_okay=False, show_default=False,
+        help="Trajectory files whose solving model labelled its own tasks (routing self): their "
+        "labels fill the cache first, so those models are not asked again (repeatable).")] = None,
     outdir: Annotated[Path, typer.Option(
         "--outdir", "-o", file_okay=False,
         help="Where the labeller's cache (labels.jsonl) is kept; share it with eval's.")
@@ -42,7 +46,8 @@ def route(
     labelled the bank's entries), nearest (the label of the most similar training task). For
     each, the table shows how many tasks would receive memory from BANK and how often the
     labels agree with the bank's labeller's (category; category and subcategory). Nothing is
-    solved; the labeller's labels are cached in OUTDIR/labels.jsonl.
+    solved; every model's labels are cached in OUTDIR/labels.jsonl, and --labels-from fills that
+    cache from earlier runs.
 
     Example:
 
@@ -50,6 +55,7 @@ def route(
       memcollab route -m qwen2.5-coder-0.5b -b gsm8k -n 100 --bank banks/collab-same.jsonl
     """
     from memcollab_cli.pipeline.route_compare import compare_rules
+    from memcollab_cli.pipeline.routing import labels_from_runs
 
     rules = rule or list(common.ROUTINGS)
     for r in rules:
@@ -57,8 +63,14 @@ def route(
     engine = common.Engine(n_ctx, gpu_layers, chat_format, threads, 1)
     with common.user_errors():
         tasks = common.Selection(benchmark, split, limit, tuple(ids or ()), shard, mbpp_dir).load()
+        cache = Path(outdir) / "labels.jsonl"
+        if labels_from:
+            seeded = labels_from_runs(labels_from, cache)
+            common.err_console().print(
+                f"Labels from runs: {seeded['added']} added, {seeded['known']} already cached, "
+                f"{seeded['conflicts']} conflicting (first kept)", markup=False)
         with closing(engine.open(model)) as solver:
-            found = compare_rules(solver, tasks, bank, rules, Path(outdir) / "labels.jsonl",
+            found = compare_rules(solver, tasks, bank, rules, cache,
                                   labeller=labeller or "", open_model=engine.open_labeller)
     if json_:
         common.print_json(found)

@@ -53,7 +53,7 @@ def _delta_style(c: ConditionResult) -> str:
 EVAL_CAPTION = ("Δ: paired difference from no memory, Newcombe interval; p: exact McNemar; "
                 "W/L: tasks won/lost against no memory; MDE: smallest |Δ| these n tasks detect "
                 "(80% power, α 0.05); floor: tasks that flip between no memory and no memory on "
-                "a shifted schedule (--noise-floor)")
+                "a shifted schedule (--noise-floor), and how many of their transcripts differ")
 
 
 def detectable(c: ConditionResult) -> str:
@@ -62,7 +62,9 @@ def detectable(c: ConditionResult) -> str:
 
 def floor_text(result: EvalResult, model: str) -> str:
     f = result.noise_floor(model)
-    return "not run" if f is None else f"{f.wins + f.losses}/{f.n}"
+    if f is None:
+        return "not run"
+    return f"{f.wins + f.losses}/{f.n} ({result.noise_transcripts.get(model, 0)} differ)"
 
 
 def eval_tables(result: EvalResult) -> list[Table]:

@@ -102,6 +102,9 @@ class EvalResult:
     cells: dict[tuple[str, str], ConditionResult]
     labels: dict[str, str] = field(default_factory=dict)  # condition -> display name
     agreement: list[dict] = field(default_factory=list)  # routing agreement between labellings
+    # per model: tasks whose transcripts differ between no memory and the noise-floor arm (same
+    # prompts, another schedule): what batching moves even where the verdict does not flip
+    noise_transcripts: dict[str, int] = field(default_factory=dict)
 
     def cell(self, model: str, condition: str) -> ConditionResult | None:
         return self.cells.get((model, condition))
@@ -132,7 +135,8 @@ class EvalResult:
         return {"format": FORMAT, "models": list(self.models),
                 "conditions": [{"name": c, "label": self.label(c)} for c in self.conditions],
                 "results": [c.to_dict() for m in self.models for c in self.rows(m)],
-                "noise_floor": {m: {"n": f.n, "discordant": f.wins + f.losses}
+                "noise_floor": {m: {"n": f.n, "discordant": f.wins + f.losses,
+                                    "transcripts_differ": self.noise_transcripts.get(m, 0)}
                                 for m, f in floors.items()},
                 "routing_agreement": self.agreement}
 
@@ -246,7 +250,17 @@ def results_from_runs(paths: Iterable[str | Path], *, models: Sequence[str] | No
     facts = {k: cells[k].routing for k in routed}
     return EvalResult(models=models, conditions=conditions, cells=cells,
                       labels={c: _label(c, labels) for c in conditions},
-                      agreement=agreements(routed, facts))
+                      agreement=agreements(routed, facts),
+                      noise_transcripts={m: _differing(runs, m, keep) for m in models
+                                         if (m, NOISE_FLOOR) in cells})
+
+
+def _differing(runs: dict, model: str, keep: set | None) -> int:
+    """Tasks whose messages differ between no memory and the noise-floor arm."""
+    base = _select(runs.get((model, NONE), {}), keep)
+    shifted = _select(runs.get((model, NOISE_FLOOR), {}), keep)
+    return sum(base[k].get("messages") != shifted[k].get("messages")
+               for k in base.keys() & shifted.keys())
 
 
 def _select(records: dict, keep: set | None) -> dict:

@@ -152,6 +152,9 @@ def route_tasks(rule: str, model: Model, tasks: Sequence[Task], sources: BankSou
     if rule == "nearest":
         router = NearestRouter(sources, where)
         return {t.id: router.label(t) for t in tasks}, "nearest"
+    if rule == "self" and cache is not None:  # the same fact as a labeller's: cached alike
+        return labeller_labels(tasks, model.name, cache, lambda name: nullcontext(model),
+                               classify), model.name
     if rule == "self":
         labels: dict[str, Label] = {}
         by_benchmark: dict[str, list[Task]] = {}
@@ -180,6 +183,43 @@ def route_tasks(rule: str, model: Model, tasks: Sequence[Task], sources: BankSou
         return open_model(spec)
 
     return labeller_labels(tasks, name, cache, opener, classify), name
+
+
+def labels_from_runs(paths: Sequence[Path], cache: Path, taxonomy: str | None = None) -> dict:
+    """Add to `cache` the labels that trajectories recorded when their solving model labelled
+    its own task (routing `self`, the only rule before routing was recorded): the same prompt,
+    the same fact, no model call. Returns {added, known, conflicts} (conflicts: a model that
+    labelled one problem two ways; the first label seen is kept)."""
+    from memcollab_cli.jsonl import stream_jsonl
+
+    cache = Path(cache)
+    seen: dict[tuple, Label] = {}
+    if cache.exists():
+        repair_tail(cache)
+        for r in read_jsonl(cache):
+            seen[(r["classifier"], r["taxonomy"], r["problem"])] = (r["category"], r["subcategory"])
+    counts = {"added": 0, "known": 0, "conflicts": 0}
+    taxonomies: dict[str, Taxonomy] = {}
+    for path in paths:
+        for _, rec in stream_jsonl(path):
+            cond = rec.get("condition") or {}
+            if "category" not in cond or cond.get("routing", "self") != "self":
+                continue
+            question = next(m["content"] for m in rec["messages"] if m["role"] == "user")
+            name = taxonomy or taxonomy_for_benchmark(rec["benchmark"])
+            tax = taxonomies.setdefault(name, load_taxonomy(name))
+            model = rec["model"]["name"]
+            key = (model, tax.hash, problem_hash(question))
+            label = (cond["category"], cond.get("subcategory", ""))
+            if key in seen:
+                counts["known" if seen[key] == label else "conflicts"] += 1
+                continue
+            seen[key] = label
+            append_jsonl(cache, {"benchmark": rec["benchmark"], "task_id": rec["task_id"],
+                                 "problem": key[2], "classifier": model, "taxonomy": tax.hash,
+                                 "category": label[0], "subcategory": label[1]})
+            counts["added"] += 1
+    return counts
 
 
 def agreement(a: dict[str, Label], b: dict[str, Label]) -> dict:
