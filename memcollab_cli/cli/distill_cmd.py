@@ -56,7 +56,9 @@ def distill(
 
     Every step's files stay in the work directory (runs/, constraints.jsonl, contrast-log.jsonl,
     categories.jsonl), so any step can be inspected or rerun alone; rerunning the same command
-    resumes where it stopped.
+    resumes where it stopped. Each model is loaded when its stage starts and released when the
+    next stage needs another, so only one is in memory at a time (a 32B and an 8B GGUF take turns
+    on one GPU); models behind server URLs (http://HOST:PORT/v1#NAME) run wherever they are served.
 
     Examples:
 
