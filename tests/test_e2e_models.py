@@ -106,12 +106,15 @@ def test_distill_contrast_and_bank_commands(smollm2_path, tasks_file, tmp_path):
 def test_eval_and_transfer_on_a_real_model(smollm2_path, tasks_file, tmp_path):
     bank = Path(__file__).parent / "data" / "tiny_bank.jsonl"
     outdir = tmp_path / "eval"
+    # The hand-written bank has no labelling model: its tasks are labelled by the solver.
     result = invoke("eval", "-m", smollm2_path, "-b", tasks_file, "--bank", f"tiny={bank}", "--placebo",
-                    "--max-tokens", "32", "--max-turns", "1", "--n-ctx", "2048", "-o", outdir, "--json")
+                    "--max-tokens", "32", "--max-turns", "1", "--n-ctx", "2048", "-o", outdir,
+                    "--routing", "self", "--json")
     report = json.loads(result.stdout)
     assert [c["name"] for c in report["conditions"]] == ["none", "tiny_bank", "placebo:tiny_bank"]
     md = invoke("transfer", "-m", smollm2_path, "-b", tasks_file, "--bank", f"tiny={bank}",
-                "--max-tokens", "32", "--max-turns", "1", "--n-ctx", "2048", "-o", outdir, "--markdown")
+                "--max-tokens", "32", "--max-turns", "1", "--n-ctx", "2048", "-o", outdir,
+                "--routing", "self", "--markdown")
     assert "| none |" in md.stdout or "none" in md.stdout
 
 

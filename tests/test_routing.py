@@ -200,3 +200,15 @@ def test_labels_recorded_in_runs_fill_the_cache(tmp_path):
     labels, who = route_tasks("self", solver, [gsm("9", "Ann pays 3 dollars.")], BankSources(),
                               cache=cache)
     assert labels == {"9": money} and solver.history == []
+
+
+def test_a_recorded_labeller_that_cannot_be_loaded_says_what_to_do(tmp_path):
+    from memcollab_cli.errors import ModelError
+
+    def cannot(name):
+        raise ModelError(f"unknown model {name!r}")
+
+    with pytest.raises(DataError, match="its labeller 'hand-written' .* --labeller MODEL"):
+        route_tasks("labeller", ScriptedModel(name="small"), [gsm("0", "x")],
+                    BankSources(labeller="hand-written"), cache=tmp_path / "l.jsonl",
+                    open_model=cannot)

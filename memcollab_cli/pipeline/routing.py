@@ -25,7 +25,7 @@ from contextlib import AbstractContextManager, closing, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from memcollab_cli.errors import DataError
+from memcollab_cli.errors import DataError, ModelError
 from memcollab_cli.jsonl import append_jsonl, read_jsonl, repair_tail
 from memcollab_cli.memory import MemoryEntry, Taxonomy, load_taxonomy, taxonomy_for_benchmark
 from memcollab_cli.memory.problems import ProblemIndex, problem_hash
@@ -182,7 +182,14 @@ def route_tasks(rule: str, model: Model, tasks: Sequence[Task], sources: BankSou
             return closing(load_model(spec))
         return open_model(spec)
 
-    return labeller_labels(tasks, name, cache, opener, classify), name
+    try:
+        return labeller_labels(tasks, name, cache, opener, classify), name
+    except ModelError as e:
+        if labeller:
+            raise
+        raise DataError(f"{where}: its labeller {name!r} (recorded with the bank) cannot be "
+                        f"loaded ({e}); name one with --labeller MODEL, or use --routing self "
+                        "or nearest") from None
 
 
 def labels_from_runs(paths: Sequence[Path], cache: Path, taxonomy: str | None = None) -> dict:
