@@ -74,3 +74,26 @@ def test_eval_adds_the_examples_arm(tmp_path):
             if r["condition"]["name"] == "examples"]
     assert recs[0]["condition"]["examples"] == ["train.jsonl"]
     assert len(recs[0]["condition"]["memory_ids"]) == 2
+
+
+def test_solve_command_takes_examples(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from memcollab_cli.cli import common
+    from memcollab_cli.cli.main import app
+
+    runs = tmp_path / "train.jsonl"
+    write_jsonl(runs, TRAIN)
+    tasks = tmp_path / "gsm8k.jsonl"
+    write_jsonl(tasks, [{"id": "0", "question": "Cid buys 4 apples at 5 dollars each. How much?",
+                         "answer": "20"}])
+    monkeypatch.setattr(common, "open_model", lambda spec, *a, **k: ScriptedModel(
+        name=spec, respond=lambda r: "\\boxed{20}"))
+    out = tmp_path / "out.jsonl"
+    res = CliRunner().invoke(app, ["solve", "-m", "small", "-b", str(tasks), "-o", str(out),
+                                   "--examples", str(runs)])
+    assert res.exit_code == 0, res.output
+    assert read_jsonl(out)[0]["condition"]["name"] == "examples"
+    res = CliRunner().invoke(app, ["solve", "-m", "small", "-b", str(tasks), "-o", str(out),
+                                   "--examples", str(runs), "--bank", str(runs)])
+    assert res.exit_code == 2 and "not both" in res.output

@@ -21,6 +21,7 @@ from rich.text import Text
 
 from memcollab_cli.errors import MemcollabError
 from memcollab_cli.jsonl import atomic_open
+from memcollab_cli.pipeline.arms import NOISE_FLOOR
 from memcollab_cli.pipeline.results import ConditionResult, EvalResult
 
 # ---------------------------------------------------------------------------------------------
@@ -94,7 +95,7 @@ def eval_tables(result: EvalResult) -> list[Table]:
             acc.add_row(Text(r.label), str(r.n),
                         f"{pct(r.accuracy)} [{100 * r.ci_low:.1f}, {100 * r.ci_high:.1f}]", delta,
                         p_value(d.p_value) if d else "", f"{d.wins}/{d.losses}" if d else "",
-                        detectable(r), floor if d else "")
+                        detectable(r), floor if d and r.condition != NOISE_FLOOR else "")
             cost.add_row(Text(r.label), f"{r.mean_turns:.2f}", str(r.prompt_tokens),
                          str(r.cached_tokens), str(r.completion_tokens), f"{r.model_seconds:.1f}")
         tables += [acc, cost]
