@@ -14,6 +14,7 @@ import resource
 import sys
 
 PR_SET_PDEATHSIG, SIGKILL = 1, 9
+MS_NOSUID, MS_NODEV, MS_BIND, MS_REC = 2, 4, 4096, 16384
 ALLOW, ERRNO = 0x7FFF0000, 0x00050000
 NE, MASKED_EQ = 1, 7  # libseccomp's scmp_compare
 EAGAIN, EPERM, ENOSYS = 11, 1, 38
@@ -74,6 +75,24 @@ def install_seccomp(self_pid):
         fail("seccomp_load failed")
 
 
+def cover(libc, hide, scratch, keep):
+    """`unshare` mode (root of its own user and mount namespaces): cover private directories
+    with empty tmpfs and shared scratch ones (/tmp) with small private ones, then bind back what
+    must stay visible below them (the interpreter, the working directory). Mounts are refused by
+    seccomp afterwards, so the program cannot undo any of it."""
+    fds = {path: os.open(path, os.O_PATH) for path in keep}  # reachable before the covers go on
+    for d, options in [*((d, "size=64k,mode=755") for d in hide), *((d, scratch["options"]) for d in scratch["dirs"])]:
+        if libc.mount(b"tmpfs", d.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, options.encode()):
+            fail(f"cannot cover {d} (errno {ctypes.get_errno()})")
+    covered = [*hide, *scratch["dirs"]]
+    for path, fd in fds.items():
+        if any(path == d or path.startswith(d.rstrip("/") + "/") for d in covered):
+            os.makedirs(path, exist_ok=True)
+            if libc.mount(f"/proc/self/fd/{fd}".encode(), path.encode(), None, MS_BIND | MS_REC, None):
+                fail(f"cannot show {path} again (errno {ctypes.get_errno()})")
+        os.close(fd)
+
+
 def main():
     cfg = json.loads(sys.argv[1])
     parent = os.getppid()
@@ -82,6 +101,8 @@ def main():
         fail("prctl(PR_SET_PDEATHSIG) failed")
     if os.getppid() != parent:
         os._exit(1)  # the grader died before the signal was armed: nobody is waiting
+    if cfg.get("hide"):
+        cover(libc, cfg["hide"], cfg["scratch"], cfg["keep"])
     for name, value in cfg["rlimits"].items():
         resource.setrlimit(getattr(resource, name), tuple(value))
     if cfg["seccomp"]:

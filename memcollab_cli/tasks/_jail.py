@@ -4,8 +4,11 @@
   `/usr`, `/bin`, `/lib*`, a few files of `/etc`, the interpreter's own prefix (bound explicitly,
   wherever it lives, even under /tmp), `/dev`, a fresh `/proc`, and a size-limited tmpfs `/tmp`
   holding the working directory; all namespaces unshared, no capabilities, nobody's uid.
-- `unshare`: no network, own PID namespace, but the whole filesystem as the user sees it. Only for
-  non-root users: as root it would keep root's reach over the host's files, so it is not offered.
+- `unshare`: no network, own PID and mount namespaces; the user's home, /root, /home, the memcollab
+  home, the project tree and the grader's working directory are covered with empty tmpfs (the
+  interpreter and the working directory shown again), /tmp, /var/tmp and /dev/shm with small
+  private tmpfs; the rest of the filesystem is as the user sees it. Only for non-root users: as root it would keep
+  root's reach over the host's files, so it is not offered.
 - `plain`: no jail at all.
 
 Anything weaker than bwrap prints one warning per process on stderr; the mode in force is part
@@ -21,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+from pathlib import Path
 
 from memcollab_cli.errors import MemcollabError
 
@@ -90,6 +94,25 @@ def prefix(mode: str, main_py: str | None = None) -> list[str]:
         return ["setpriv", "--pdeathsig", "KILL", "unshare", "--map-root-user", "--net", "--pid",
                 "--fork", "--kill-child", "--mount-proc"]  # fmt: skip
     return []
+
+
+_SYSTEM = ("/", "/usr", "/bin", "/sbin", "/lib", "/lib64", "/etc", "/proc", "/dev", "/tmp")
+
+
+def covers(mode: str, host_workdir: str) -> dict:
+    """For `unshare`: the private directories the bootstrap covers, and what it shows again."""
+    if mode != "unshare":
+        return {}
+    from memcollab_cli import paths
+
+    wanted = ["/root", "/home", os.path.expanduser("~"), str(paths.home()), os.getcwd(),
+              str(Path(__file__).resolve().parents[2])]  # fmt: skip
+    real = sorted({os.path.realpath(d) for d in wanted if os.path.isdir(d)})
+    blocked = [d for d in real if not any(s == d or s.startswith(d.rstrip("/") + "/") for s in _SYSTEM)]
+    outer = [d for d in blocked if not any(d.startswith(o + "/") for o in blocked if o != d)]
+    scratch = [d for d in ("/tmp", "/var/tmp", "/dev/shm") if os.path.isdir(d)]
+    return {"hide": outer, "keep": [*_python_dirs(), host_workdir],
+            "scratch": {"dirs": scratch, "options": f"size={TMPFS_BYTES},mode=1777"}}
 
 
 def workdir(mode: str, host_workdir: str) -> str:

@@ -122,7 +122,7 @@ def run_tests(
     return _run(solution, (payload, secret), timeout=timeout, memory_mb=memory_mb, stdin="")
 
 
-def _config(iso: str, timeout: float, memory_mb: int, status_fd: int) -> str:
+def _config(iso: str, timeout: float, memory_mb: int, status_fd: int, covers: dict) -> str:
     cpu = max(1, math.ceil(timeout))
     return json.dumps({
         "rlimits": {
@@ -134,6 +134,7 @@ def _config(iso: str, timeout: float, memory_mb: int, status_fd: int) -> str:
         },
         "seccomp": iso.endswith("+seccomp"),
         "status_fd": status_fd,
+        **covers,
     })  # fmt: skip
 
 
@@ -180,7 +181,7 @@ def _run_in(base, mode, iso, code, graded, fds, timeout, memory_mb, stdin) -> Ex
         program = ["-c", _HARNESS, json.dumps({"payload_fd": fds["payload"], "marker_fd": fds["marker"]})]
     python = _jail.interpreter()
     cmd = [*_jail.prefix(mode, main_py), python, "-I", "-c", _BOOTSTRAP,
-           _config(iso, timeout, memory_mb, fds["status"]), *program]  # fmt: skip
+           _config(iso, timeout, memory_mb, fds["status"], _jail.covers(mode, host_workdir)), *program]  # fmt: skip
     child_fds = [fds[k] for k in ("status", "marker", "payload") if k in fds]
     start = time.monotonic()
     with (
