@@ -282,3 +282,15 @@ def test_killing_the_grader_leaves_no_sandboxed_program(how):
     finally:
         grader.kill()
 
+
+
+def test_unshare_covers_homes_and_the_project_but_keeps_the_interpreter(tmp_path, monkeypatch):
+    monkeypatch.setenv("MEMCOLLAB_HOME", str(tmp_path / "mc"))
+    (tmp_path / "mc").mkdir()
+    monkeypatch.chdir(tmp_path)
+    plan = _jail.covers("unshare", "/tmp/memcollab-run-x/work")
+    project = str(Path(__file__).resolve().parents[1])
+    assert {os.path.realpath(tmp_path), project} <= set(plan["hide"])  # cwd (holding mc) and the tree
+    assert "/" not in plan["hide"] and "/usr" not in plan["hide"]
+    assert plan["keep"][-1] == "/tmp/memcollab-run-x/work" and _jail.interpreter().startswith(plan["keep"][0])
+    assert plan["scratch"]["dirs"][0] == "/tmp" and _jail.covers("bwrap", "/x") == {}

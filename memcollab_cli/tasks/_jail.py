@@ -105,10 +105,19 @@ def covers(mode: str, host_workdir: str) -> dict:
         return {}
     from memcollab_cli import paths
 
-    wanted = ["/root", "/home", os.path.expanduser("~"), str(paths.home()), os.getcwd(),
+    try:
+        cwd = os.getcwd()
+    except OSError:  # the grader's directory was removed under it
+        cwd = "/"
+    wanted = ["/root", "/home", os.path.expanduser("~"), str(paths.home()), cwd,
               str(Path(__file__).resolve().parents[2])]  # fmt: skip
     real = sorted({os.path.realpath(d) for d in wanted if os.path.isdir(d)})
-    blocked = [d for d in real if not any(s == d or s.startswith(d.rstrip("/") + "/") for s in _SYSTEM)]
+    def inside(path: str, top: str) -> bool:
+        return path == top or path.startswith(top.rstrip("/") + "/")
+
+    # Never cover a system directory's ancestor, nor anything inside the interpreter's own tree.
+    blocked = [d for d in real if not any(inside(s, d) for s in _SYSTEM)
+               and not any(inside(d, p) for p in _python_dirs())]
     outer = [d for d in blocked if not any(d.startswith(o + "/") for o in blocked if o != d)]
     scratch = [d for d in ("/tmp", "/var/tmp", "/dev/shm") if os.path.isdir(d)]
     return {"hide": outer, "keep": [*_python_dirs(), host_workdir],

@@ -153,8 +153,7 @@ def _run(
     mode = iso.split("+")[0]
     fds: dict[str, int] = {}
     try:
-        status_r, fds["status"] = os.pipe()
-        fds["status_r"] = status_r
+        fds["status_r"], fds["status"] = os.pipe()
         if graded:
             fds["marker_r"], fds["marker"] = os.pipe()
             fds["payload"] = _memfd(graded[0])
