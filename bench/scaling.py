@@ -53,6 +53,17 @@ def engine_run(model, requests) -> dict:
             "prompt_tokens": sum(c.prompt_tokens for c in out), "texts": [c.text for c in out]}
 
 
+def forget_warmup(model) -> None:
+    """Empty the engine's slots, so its first prompt shares no cached prefix with the warm-up
+    (the reference starts from an empty context; a reused prefix changes the batch shapes)."""
+    if hasattr(model, "reset"):
+        model.reset()
+        return
+    model._llama_cpp.llama_memory_clear(model._mem, True)
+    for slot in model._slots:
+        slot.kv.clear()
+
+
 def reference_run(model, requests) -> dict:
     """The lean llama-cpp-python loop over the prompts the engine formats for `requests`."""
     import llama_cpp as lc
@@ -197,6 +208,7 @@ def main(argv=None) -> int:
                                       n_threads=args.threads)
             try:
                 model.complete(Request(messages=WARMUP, max_tokens=4))  # load, first kernels
+                forget_warmup(model)
                 gpu = model.describe()["gpu_offload"]
                 eng = engine_run(model, requests)
                 ref = reference_run(model, requests)
