@@ -14,20 +14,20 @@ from memcollab_cli.tasks import _jail, execution
 from memcollab_cli.tasks.execution import isolation, run_python, run_tests
 
 
-def _sandbox_processes() -> set[int]:
-    """Processes that belong to some sandbox run (by their cwd or command line)."""
+def _named(tag: str) -> set[int]:
+    """Live processes whose name (/proc/PID/comm) is `tag`: other runs on the machine never match."""
     found = set()
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
         try:
-            cmdline = (entry / "cmdline").read_bytes()
-            cwd = os.readlink(entry / "cwd")
+            if entry.name.isdigit() and (entry / "comm").read_text().strip() == tag:
+                found.add(int(entry.name))
         except OSError:
             continue
-        if b"memcollab-run-" in cmdline or "memcollab-run-" in cwd:
-            found.add(int(entry.name))
     return found
+
+
+def _name_self(tag: str) -> str:
+    return f"import ctypes\nctypes.CDLL(None).prctl(15, {tag.encode()!r}, 0, 0, 0)\n"  # PR_SET_NAME
 
 
 def test_ok_stdout_stdin_and_isolation_name():
@@ -54,20 +54,20 @@ def test_sleeping_program_times_out_on_the_wall_clock():
 
 @pytest.mark.skipif("seccomp" not in isolation(), reason="needs libseccomp to refuse new processes")
 def test_fork_bomb_fails_cleanly_and_leaves_no_processes():
-    before = _sandbox_processes()
+    tag = f"mcbomb{os.getpid() % 100000}"
     # Never run this outside the sandbox: it refuses the first fork, so nothing multiplies.
-    r = run_python("import os\nwhile True:\n    os.fork()", timeout=3)
+    r = run_python(_name_self(tag) + "import os\nwhile True:\n    os.fork()", timeout=3)
     assert r.status == "error" and "Resource temporarily unavailable" in r.stderr
     r = run_python(
-        "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass",
+        _name_self(tag) + "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass",
         timeout=1,
     )
     assert r.status == "timeout"
     # The jail's processes die with it, but asynchronously: give the kernel a moment.
     deadline = time.monotonic() + 5
-    while _sandbox_processes() - before and time.monotonic() < deadline:
+    while _named(tag) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert _sandbox_processes() - before == set()
+    assert _named(tag) == set()
 
 
 @pytest.mark.skipif("seccomp" not in isolation(), reason="needs libseccomp")
