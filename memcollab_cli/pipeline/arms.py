@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from memcollab_cli.agent import Episode, SolveParams
-from memcollab_cli.jsonl import sha256_file
+from memcollab_cli.jsonl import jsonl_stem, sha256_file
 from memcollab_cli.pipeline.routing import DEFAULT_ROUTING
 from memcollab_cli.runtime.base import Model
 from memcollab_cli.tasks import Task
@@ -56,7 +56,7 @@ class Arm:
             return EXAMPLES
         if self.bank is None:
             return NOISE_FLOOR if self.schedule == SHIFTED else NONE
-        stem = Path(Path(self.bank).name.removesuffix(".gz")).stem  # as `jsonl.jsonl_stem`
+        stem = jsonl_stem(self.bank)
         return f"placebo:{stem}" if self.placebo else stem
 
     @property

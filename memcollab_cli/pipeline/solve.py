@@ -21,7 +21,7 @@ from memcollab_cli.agent import SolveParams, run_episodes
 from memcollab_cli.agent.episode import solve_prompt_hash
 from memcollab_cli.errors import DataError
 from memcollab_cli.filelock import hold_lock
-from memcollab_cli.jsonl import append_jsonl, jsonl_stem, repair_tail
+from memcollab_cli.jsonl import append_jsonl, repair_tail
 from memcollab_cli.pipeline.arms import Arm, prepare_episodes, recorded_routing, schedule
 from memcollab_cli.records import Trajectory, stream_trajectories
 from memcollab_cli.runtime.base import Model
@@ -82,12 +82,6 @@ class SolveSummary:
 
 
 RESUME_HINT = "this --out file holds other records; write to a new --out"
-
-
-def condition_name(bank: Path | None, placebo: bool) -> str:
-    if bank is None:
-        return "none"
-    return f"placebo:{jsonl_stem(bank)}" if placebo else jsonl_stem(bank)
 
 
 def done_task_ids(out: Path, model_name: str, condition: str, params: dict) -> dict[str, Trajectory]:
