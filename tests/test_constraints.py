@@ -243,10 +243,11 @@ def test_the_new_rules_in_validate():
     assert validate_constraint("The problem involves two periods", GOOD[1], GOOD[2], TASK, "72") == \
         "note about the problem ('the problem involves')"
     for note in ("the problem statement is ambiguous", "the problem should say which", "this problem has",
-                 "Attempt B adds them", "the solver multiplies"):
+                 "Attempt B adds them", "the solver multiplies", "when B calculates the rest"):
         assert validate_constraint(when, GOOD[1], note, TASK, "72").startswith("note about the problem")
     # A situation stated through the problem's request is a way of reasoning, not a note.
     assert validate_constraint("the problem asks for a combined total", GOOD[1], GOOD[2], TASK, "72") is None
+    assert validate_constraint("a boundary case is possible", GOOD[1], "treating b as positive", TASK, "72") is None
 
 
 def test_reference_numbers_are_the_tasks_numbers():

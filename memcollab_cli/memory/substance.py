@@ -60,7 +60,7 @@ _PROBLEM_NOTE = re.compile(
     r"\b(?:the problem(?:'s)? (?:involves|involved|statement|should|states|says|mentions|describes|"
     r"specifies|is about|is ambiguous|is unclear|does not|doesn't)"
     r"|problem statement|this (?:problem|question|task)|the given (?:problem|question)"
-    r"|attempts? [ab]\b|solution [ab]\b|the solver)",
+    r"|attempts? [ab]\b|solution [ab]\b|the solver|(?-i:\bB\b))",  # "B" alone: attempt B
     re.I)
 
 

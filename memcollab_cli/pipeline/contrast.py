@@ -44,7 +44,7 @@ from memcollab_cli.pipeline.vocabulary import benchmark_vocabulary
 from memcollab_cli.records import read_trajectories
 from memcollab_cli.runtime.base import Model, Request
 
-ANALYSIS_TOKENS = 320  # the free-text turn: a few sentences, bounded so it cannot ramble on
+ANALYSIS_TOKENS = 200  # the free-text turn: five short sentences, bounded so it cannot ramble on
 SUMMARY_TOKENS = 400
 FIELDS = ("when", "enforce", "avoid")
 
