@@ -86,6 +86,27 @@ def test_json_schema(smollm2):
     assert data["name"] in ("Ada", "Bob") and data["age"] in (30, 40) and c.finish_reason == "stop"
 
 
+def test_the_grammar_gets_the_schema_in_its_own_key_order(tmp_path, monkeypatch):
+    llama_cpp = pytest.importorskip("llama_cpp")
+    seen = []
+    monkeypatch.setattr(llama_cpp.LlamaGrammar, "from_json_schema",
+                        classmethod(lambda cls, text, verbose=True: seen.append(text) or object()))
+    from memcollab_cli.memory.constraints import constraint_schema
+
+    LlamaModel(tmp_path / "unused.gguf")._grammar(constraint_schema(3))
+    item = json.loads(seen[0])["properties"]["constraints"]["items"]["properties"]
+    assert list(item) == ["when", "enforce", "avoid"]
+
+
+@pytest.mark.model
+def test_json_schema_keeps_the_property_order(smollm2):
+    # Not alphabetical: the grammar must write "zebra" first, as the schema lists it.
+    schema = {"type": "object", "properties": {"zebra": {"enum": ["z"]}, "apple": {"enum": ["a"]}},
+              "required": ["zebra", "apple"], "additionalProperties": False}
+    c = smollm2.complete(ask("Reply in JSON.", max_tokens=200, json_schema=schema))
+    assert list(json.loads(c.text)) == ["zebra", "apple"]
+
+
 @pytest.mark.model
 def test_context_overflow(smollm2):
     long = ask("word " * 1100)
