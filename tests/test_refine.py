@@ -73,7 +73,7 @@ def test_helpful_entry_is_kept_with_evidence_and_harmful_one_dropped(bank, tmp_p
     [kept] = read_bank(out)
     assert HELPS in kept.text()
     assert kept.evidence == {"benchmark": "gsm8k", "split": "train", "tasks": 6, "won": 4, "lost": 0,
-                             "model": "weak", "prompt": kept.evidence["prompt"]}
+                             "model": "weak", "prompt": kept.evidence["prompt"], "baseline": "none"}
     assert re.fullmatch(r"[0-9a-f]{12}", kept.evidence["prompt"])
     assert (summary.kept, summary.dropped, summary.entries) == (1, 1, 2)
     # Cost: each task once without memory, once per entry with it; one turn each here.
@@ -93,6 +93,25 @@ def test_trials_put_the_entry_alone_in_the_system_prompt(bank, tmp_path):
     assert sum(HURTS in s and HELPS not in s for s in systems) == 6
     assert sum("carry" not in s and "round" not in s for s in systems) == 6
     assert all(r.temperature == 0.0 and r.seed == 42 for r in model.history)
+
+
+def any_memory_helps(request):
+    """A model that gets every task right once any memory block is in the prompt, whatever it says."""
+    system, question = request.messages[0]["content"], request.messages[1]["content"]
+    task_id, gold = next((i, a) for i, (q, a) in TASKS.items() if q == question)
+    right = "Reasoning constraints" in system or task_id in RIGHT_WITHOUT_MEMORY
+    return f"The sum is \\boxed{{{gold if right else '0'}}}."
+
+
+def test_against_the_placebo_an_entry_must_beat_any_memory_block(bank, tmp_path):
+    summary, _ = run(bank, tmp_path / "none.jsonl", ScriptedModel("weak", respond=any_memory_helps))
+    assert summary.kept == 2  # against no memory, content-free help looks like a win
+    summary, model = run(bank, tmp_path / "placebo.jsonl", ScriptedModel("weak", respond=any_memory_helps),
+                         against="placebo")
+    assert (summary.kept, summary.baseline_solves, summary.trial_solves) == (0, 6, 12)
+    placebo = [r for r in model.history if refine_mod.PLACEBO[1] in r.messages[0]["content"]]
+    assert len(placebo) == 6 and all(CAT in r.messages[0]["content"] for r in placebo)
+    assert {d["won"] for d in summary.decisions} == {0}
 
 
 def test_min_net_is_a_threshold(bank, tmp_path):
@@ -195,7 +214,8 @@ def test_banks_without_evidence_read_and_write_byte_for_byte(tmp_path):
 
 
 def test_evidence_round_trips_and_is_checked(tmp_path):
-    ev = {"benchmark": "gsm8k", "split": "train", "tasks": 4, "won": 2, "lost": 1, "model": "m", "prompt": "h"}
+    ev = {"benchmark": "gsm8k", "split": "train", "tasks": 4, "won": 2, "lost": 1, "model": "m", "prompt": "h",
+          "baseline": "none"}
     path = tmp_path / "bank.jsonl"
     e = entry(HELPS, "1")
     e.evidence = ev

@@ -27,6 +27,10 @@ def refine(
         "then the most similar of its category.")] = 4,
     min_net: Annotated[int, typer.Option(
         "--min-net", help="Keep entries whose wins minus losses reach this.")] = 1,
+    against: Annotated[str, typer.Option(
+        "--against", help="What each entry must beat: none (no memory) or placebo (a constraint "
+        "with no reasoning in it, in the entry's place; separates what an entry says from the "
+        "effect of any memory block).")] = "none",
     categories: Annotated[list[Path] | None, typer.Option(
         "--categories", exists=True, dir_okay=False, help="Classification cache(s) naming the "
         "training tasks of each category (repeatable) [default: BANK's .work/categories.jsonl].",
@@ -44,9 +48,10 @@ def refine(
 ) -> None:
     """Try each entry on training tasks with and without it; keep those that win more than they lose.
 
-    Each chosen task is solved once without memory (shared by all entries) and once per entry
-    with that entry alone in the prompt, at temperature 0. Kept entries carry `evidence`
-    {tasks, won, lost, model, prompt, benchmark, split}. A rerun resumes from the work files.
+    Each chosen task is solved once without memory (shared by all entries; with --against
+    placebo, once per category with a content-free constraint) and once per entry with that entry
+    alone in the prompt, at temperature 0. Kept entries carry `evidence` {tasks, won, lost, model,
+    prompt, benchmark, split, baseline}. A rerun resumes from the work files.
 
     Examples:
 
@@ -66,7 +71,8 @@ def refine(
         with closing(common.open_model(spec, n_ctx, gpu_layers, chat_format, threads, parallel)) as engine, \
                 stage_progress(f"refine · {engine.name}", None) as advance:
             summary = run_refine(bank, engine, out, benchmark=benchmark, split=split,
-                                 tasks_per_entry=tasks_per_entry, min_net=min_net, params=params,
+                                 tasks_per_entry=tasks_per_entry, min_net=min_net, against=against,
+                                 params=params,
                                  categories=categories, mbpp_dir=mbpp_dir,
                                  on_record=lambda s, total: advance(n=1, total=total))
     render_refine(summary.to_dict(), json_)
@@ -94,8 +100,9 @@ def render_refine(s: dict, as_json: bool) -> None:
                       str(d["won"]), str(d["lost"]), "yes" if d["kept"] else "no")
     console = common.out_console()
     console.print(table)
+    baseline = "without memory" if s["against"] == "none" else f"with the {s['against']}"
     console.print(f"{s['out']}: kept {s['kept']} of {s['entries']} entries (net ≥ {s['min_net']}); "
-                  f"{s['baseline_solves']} solves without memory + {s['trial_solves']} with an entry "
+                  f"{s['baseline_solves']} solves {baseline} + {s['trial_solves']} with an entry "
                   f"({s['solved_now']} run now) = {s['model_calls']} model calls, "
                   f"{s['prompt_tokens']} prompt + {s['completion_tokens']} completion tokens; "
                   f"{s['wall_seconds']:.0f} s; work files in {s['workdir']}", markup=False)

@@ -38,7 +38,7 @@ OPTIONAL_SOURCE_KEYS = ("problem", "split")
 # Optional: written by `bank refine` (wins and losses when the entry was tried on training tasks),
 # absent from every other entry, so banks without it read and write byte for byte as before.
 OPTIONAL_KEYS = ("evidence",)
-EVIDENCE_KEYS = ("benchmark", "lost", "model", "prompt", "split", "tasks", "won")
+EVIDENCE_KEYS = ("baseline", "benchmark", "lost", "model", "prompt", "split", "tasks", "won")
 EVIDENCE_COUNTS = ("lost", "tasks", "won")
 # Fields that must hold non-empty text. `summarizer` and `prompt` may be empty: an entry written
 # by hand has neither.
@@ -92,7 +92,7 @@ class MemoryEntry:
     summarizer: str = ""
     prompt: str = ""
     format: str = FORMAT
-    evidence: dict | None = None  # {benchmark, split, tasks, won, lost, model, prompt}
+    evidence: dict | None = None  # {benchmark, split, tasks, won, lost, model, prompt, baseline}
 
     def __post_init__(self):
         self.models = {k: sorted(set(self.models.get(k, []))) for k in MODEL_KEYS}
@@ -198,9 +198,9 @@ def _evidence_problems(ev) -> list[str]:
         return ["'evidence.tasks', 'evidence.won' and 'evidence.lost' must be integers >= 0"]
     if ev["won"] + ev["lost"] > ev["tasks"]:
         return [f"'evidence' counts {ev['won']} won + {ev['lost']} lost on only {ev['tasks']} tasks"]
-    if not all(isinstance(ev[k], str) for k in ("benchmark", "model", "prompt", "split")):
-        return ["'evidence.benchmark', 'evidence.model', 'evidence.prompt' and 'evidence.split' "
-                "must be strings"]
+    if not all(isinstance(ev[k], str) for k in ("baseline", "benchmark", "model", "prompt", "split")):
+        return ["'evidence.baseline', 'evidence.benchmark', 'evidence.model', 'evidence.prompt' and "
+                "'evidence.split' must be strings"]
     return []
 
 

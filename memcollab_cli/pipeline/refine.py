@@ -8,6 +8,11 @@ all entries) and once with the entry alone in the prompt, greedily with a fixed 
 entry turns from wrong to right is won, right to wrong lost; entries whose net (won − lost)
 reaches `min_net` are kept, and every entry written carries its `evidence`.
 
+`against="placebo"` compares with a content-free constraint in the entry's place instead of no
+memory (one solve per category, subcategory and task): on CPU, qwen2.5-coder-0.5b flipped as
+many GSM8K train tasks for a hand-written "enforce writing the answer neatly" entry as for the
+distilled ones, so beating no memory alone does not show that what an entry says helps.
+
 Only training tasks may shape a bank: a test split is refused, and a source task whose problem
 text differs from the training task of that id (the bank was built from another split) is an
 error, not a silent substitution.
@@ -41,8 +46,11 @@ from memcollab_cli.records import Trajectory
 from memcollab_cli.runtime.base import Model
 from memcollab_cli.tasks import Task, load_tasks
 
-BASELINE = "none"
 TRIAL = "entry"
+AGAINST = ("none", "placebo")
+# The placebo baseline: a constraint with no reasoning in it, injected where the entry would be.
+# Beating it separates what an entry says from the effect of any memory block in the prompt.
+PLACEBO = ("solving this problem", "writing the final answer neatly", "writing it untidily")
 
 
 @dataclass
@@ -55,11 +63,12 @@ class RefineSummary:
     split: str
     tasks_per_entry: int = 4
     min_net: int = 1
+    against: str = "none"  # what each entry must beat: no memory, or the placebo constraint
     entries: int = 0
     kept: int = 0
     dropped: int = 0
     untested: int = 0  # entries with no training task to try (dropped unless min_net <= 0)
-    baseline_solves: int = 0  # distinct training tasks solved without memory
+    baseline_solves: int = 0  # solves of the baseline (without memory: one per distinct task)
     trial_solves: int = 0  # (entry, task) solves with the entry
     solved_now: int = 0  # of those, run in this invocation (the rest came from the work files)
     model_calls: int = 0  # turns over every solve the decision rests on, resumed ones included
@@ -146,6 +155,17 @@ def memory_block(entry: MemoryEntry) -> str:
                                                constraints=render_memory_block([entry]))
 
 
+def baseline_block(entry: MemoryEntry, against: str) -> str:
+    """What a task is solved with for comparison: nothing, or the placebo where the entry would go."""
+    if against == "none":
+        return ""
+    return memory_block(MemoryEntry.create(entry.category, entry.subcategory, *PLACEBO))
+
+
+def _sha(block: str) -> str:
+    return sha256_text(block)[:12] if block else ""
+
+
 def _check_sources(entries: list[MemoryEntry], tasks: list[Task], bank: Path, split: str) -> None:
     """A source of another split (recorded in the source, or seen in its problem text) is an error:
     ids repeat across splits, so its id would name some other training task."""
@@ -186,19 +206,23 @@ def _read_done(path: Path, model: str, params: dict) -> dict[tuple, Trajectory]:
 
 
 def refine(bank: Path, model: Model, out: Path, *, benchmark: str, split: str | None,
-           tasks_per_entry: int = 4, min_net: int = 1, params: SolveParams = SolveParams(),
+           tasks_per_entry: int = 4, min_net: int = 1, against: str = "none",
+           params: SolveParams = SolveParams(),
            categories: list[Path] | None = None, mbpp_dir: Path | None = None,
            on_record: Callable[[RefineSummary, int], None] | None = None) -> RefineSummary:
     """Try every entry of `bank` on training tasks with `model`; write the entries that help to `out`.
 
     `categories` are classification caches (default: the bank's own `BANK.work/categories.jsonl`).
-    `on_record(summary, total)` is called after each finished solve (progress).
+    `against` is what each entry must beat (`AGAINST`). `on_record(summary, total)` is called
+    after each finished solve (progress).
     """
     started = time.perf_counter()
     split = check_training_split(benchmark, split)
     bank, out = Path(bank), Path(out)
     if out.resolve() == bank.resolve():
         raise DataError(f"{out}: refining in place would lose the input bank; write to a new -o")
+    if against not in AGAINST:
+        raise DataError(f"--against {against!r}: choose one of {', '.join(AGAINST)}")
     if params.temperature != 0.0:
         raise DataError("refine compares with and without each entry: use temperature 0")
     entries = read_bank(bank)
@@ -211,23 +235,30 @@ def refine(bank: Path, model: Model, out: Path, *, benchmark: str, split: str | 
     work = workdir_for(out)
     summary = RefineSummary(bank=str(bank), out=str(out), workdir=str(work), model=model.name,
                             benchmark=tasks[0].benchmark if tasks else benchmark, split=split,
-                            tasks_per_entry=tasks_per_entry, min_net=min_net, entries=len(entries))
+                            tasks_per_entry=tasks_per_entry, min_net=min_net, against=against,
+                            entries=len(entries))
     prompt_hash = solve_prompt_hash(tasks[0].domain if tasks else "math")
     record_params = replace(params, temperature=0.0).to_dict(prompt_hash)
     baseline_path, trials_path = work / "baseline.jsonl", work / "trials.jsonl"
-    baseline = {k[2]: t for k, t in _read_done(baseline_path, model.name, record_params).items()}
+    baseline = {k[1:]: t for k, t in _read_done(baseline_path, model.name, record_params).items()}
     trials = _read_done(trials_path, model.name, record_params)
 
     plan = {e.id: choose_tasks(e, tasks, labels, tasks_per_entry) for e in sorted(entries, key=sort_key)}
     blocks = {e.id: memory_block(e) for e in entries}
-    block_sha = {i: sha256_text(b)[:12] for i, b in blocks.items()}
-    wanted = {t.id for chosen in plan.values() for t in chosen}
-    needed = [t.id for t in tasks if t.id in wanted]  # dataset order
-    by_id = {t.id: t for t in tasks}
-    model_info = {"name": model.name, "sha256": model.sha256}
-    episodes = [Episode(by_id[i], params, "", {"name": BASELINE}, model_info)
-                for i in needed if i not in baseline]
+    block_sha = {i: _sha(b) for i, b in blocks.items()}
     entry_of = {e.id: e for e in entries}
+    base_sha = {e.id: _sha(baseline_block(e, against)) for e in entries}
+    order = {t.id: i for i, t in enumerate(tasks)}
+    # (baseline block hash, task id) -> an entry it serves: one solve per task without memory,
+    # one per (category, subcategory, task) with the placebo.
+    needed: dict[tuple[str, str], str] = {}
+    for i, chosen in plan.items():
+        for t in chosen:
+            needed.setdefault((base_sha[i], t.id), i)
+    needed = dict(sorted(needed.items(), key=lambda kv: (order[kv[0][1]], kv[0][0])))  # dataset order
+    model_info = {"name": model.name, "sha256": model.sha256}
+    episodes = [_baseline_episode(entry_of[i], tasks[order[task_id]], against, params, model_info)
+                for (sha, task_id), i in needed.items() if (sha, task_id) not in baseline]
     for entry_id, chosen in plan.items():
         e = entry_of[entry_id]
         condition = {"name": TRIAL, "entry": e.id, "memory_ids": [e.id], "category": e.category,
@@ -237,9 +268,9 @@ def refine(bank: Path, model: Model, out: Path, *, benchmark: str, split: str | 
 
     for episode in run_episodes(model, episodes, params.parallel):
         t = episode.finish()
-        if t.condition["name"] == BASELINE:
+        if t.condition["name"] != TRIAL:
             append_jsonl(baseline_path, t.to_record())
-            baseline[t.task_id] = t
+            baseline[(t.condition.get("block_sha256", ""), t.task_id)] = t
         else:
             append_jsonl(trials_path, t.to_record())
             trials[(t.condition["entry"], t.condition["block_sha256"], t.task_id)] = t
@@ -247,9 +278,10 @@ def refine(bank: Path, model: Model, out: Path, *, benchmark: str, split: str | 
         if on_record:
             on_record(summary, len(episodes))
 
-    kept, decisions = _decide(entries, plan, baseline, trials, block_sha, summary, min_net, prompt_hash)
-    for task_id in needed:
-        summary.count(baseline[task_id])
+    base = {e.id: {t.id: baseline[(base_sha[e.id], t.id)] for t in plan[e.id]} for e in entries}
+    kept, decisions = _decide(entries, plan, base, trials, block_sha, summary, min_net, prompt_hash)
+    for key in needed:
+        summary.count(baseline[key])
     summary.baseline_solves = len(needed)
     write_jsonl(work / "evidence.jsonl", decisions)
     write_bank(out, kept)
@@ -258,7 +290,16 @@ def refine(bank: Path, model: Model, out: Path, *, benchmark: str, split: str | 
     return summary
 
 
-def _decide(entries, plan, baseline, trials, block_sha, summary, min_net, prompt_hash):
+def _baseline_episode(entry: MemoryEntry, task: Task, against: str, params: SolveParams,
+                      model_info: dict) -> Episode:
+    block = baseline_block(entry, against)
+    condition = {"name": against}
+    if block:
+        condition.update(category=entry.category, subcategory=entry.subcategory, block_sha256=_sha(block))
+    return Episode(task, params, block, condition, model_info)
+
+
+def _decide(entries, plan, base, trials, block_sha, summary, min_net, prompt_hash):
     kept, decisions = [], []
     for e in sorted(entries, key=sort_key):
         won = lost = 0
@@ -266,11 +307,12 @@ def _decide(entries, plan, baseline, trials, block_sha, summary, min_net, prompt
             trial = trials[(e.id, block_sha[e.id], task.id)]
             summary.count(trial)
             summary.trial_solves += 1
-            before = baseline[task.id].correct
+            before = base[e.id][task.id].correct
             won += int(trial.correct and not before)
             lost += int(before and not trial.correct)
         evidence = {"benchmark": summary.benchmark, "split": summary.split, "tasks": len(plan[e.id]),
-                    "won": won, "lost": lost, "model": summary.model, "prompt": prompt_hash}
+                    "won": won, "lost": lost, "model": summary.model, "prompt": prompt_hash,
+                    "baseline": summary.against}
         keep = won - lost >= min_net
         summary.untested += int(not plan[e.id])
         if keep:
