@@ -139,8 +139,13 @@ def _config(iso: str, timeout: float, memory_mb: int, status_fd: int, covers: di
 
 
 def _memfd(text: str) -> int:
-    # An anonymous file: no path for the program to find, gone once the harness closes it.
-    fd = os.memfd_create("memcollab-payload")
+    # An anonymous file: no path for the program to find, gone once the harness closes it
+    # (an unlinked temporary file where there is no memfd_create, e.g. macOS).
+    if hasattr(os, "memfd_create"):
+        fd = os.memfd_create("memcollab-payload")
+    else:
+        with tempfile.TemporaryFile() as fh:
+            fd = os.dup(fh.fileno())
     os.write(fd, text.encode("utf-8"))
     os.lseek(fd, 0, os.SEEK_SET)
     return fd
