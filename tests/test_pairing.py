@@ -3,8 +3,7 @@ from collections import Counter
 import pytest
 
 from memcollab_cli.errors import DataError
-from memcollab_cli.jsonl import write_jsonl
-from memcollab_cli.memory.pairing import make_pairs, read_run
+from memcollab_cli.memory.pairing import make_pairs
 
 
 def rec(task, model, correct, verdict=None, benchmark="gsm8k"):
@@ -32,7 +31,7 @@ def test_mixed():
     pairs, skipped = make_pairs(runs(), "mixed", strong="strong")
     assert summary(pairs) == [("t1", "strong-t1", "weak-t1"), ("t2", "weak-t2", "strong-t2")]
     assert skipped == Counter({"both-correct": 1, "both-wrong": 1, "missing-in-some-run": 1})
-    assert pairs[0].key == ("gsm8k", "t1", "strong-t1", "weak-t1")
+    assert (pairs[0].benchmark, pairs[0].task_id) == ("gsm8k", "t1")
 
 
 def test_mixed_is_the_default_and_needs_no_strong():
@@ -90,14 +89,3 @@ def test_bad_arguments():
         make_pairs(runs(), "some")
     with pytest.raises(DataError, match="at least two runs"):
         make_pairs(runs()[:1])
-
-
-def test_read_run(tmp_path):
-    path = tmp_path / "run.jsonl"
-    write_jsonl(path, [rec("t1", "a", True)])
-    assert read_run(path) == [rec("t1", "a", True)]
-    broken = rec("t1", "a", True)
-    del broken["verdict"]
-    write_jsonl(path, [rec("t1", "a", True), broken])
-    with pytest.raises(DataError, match=r"run.jsonl:2: trajectory record lacks verdict"):
-        read_run(path)

@@ -34,7 +34,7 @@ from memcollab_cli.memory.constraints import (
 )
 from memcollab_cli.memory.dedup import Merge, merge_banks, merge_entries
 from memcollab_cli.memory.diff import BankDiff, diff_banks
-from memcollab_cli.memory.pairing import POLICIES, Pair, make_pairs, read_run
+from memcollab_cli.memory.pairing import POLICIES, Pair, make_pairs
 from memcollab_cli.memory.retrieval import (
     Retrieval,
     Retriever,
@@ -49,6 +49,6 @@ __all__ = [
     "bank_stats", "clean_constraint", "common_vocabulary", "constraint_schema", "content_words",
     "diff_banks", "entry_id",
     "load_taxonomy", "make_pairs", "merge_banks", "merge_entries", "random_entries", "read_bank",
-    "read_constraints", "read_run", "render_memory_block", "taxonomy_for_benchmark",
+    "read_constraints", "render_memory_block", "taxonomy_for_benchmark",
     "task_objects", "validate_bank", "validate_constraint", "write_bank",
 ]

@@ -1,6 +1,7 @@
 """Contrastive pairing: which (preferred, unpreferred) trajectory pairs `contrast` summarizes.
 
-Input is two or more runs (each a list of trajectory records, usually one file per model) over the
+Input is two or more runs (each a list of trajectory records as `records.read_trajectories`
+reads them, usually one file per model) over the
 same tasks; a task is identified by (benchmark, task_id). Policies (`--pair-policy`):
 
 - `mixed` (default, the paper's v1 setting): only tasks where at least one trajectory is verified
@@ -24,13 +25,10 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from pathlib import Path
 
 from memcollab_cli.errors import DataError
-from memcollab_cli.jsonl import stream_jsonl
 
 POLICIES = ("mixed", "prefer-strong", "all")
-REQUIRED = ("task_id", "benchmark", "model", "correct", "verdict", "id")
 
 
 @dataclass
@@ -41,24 +39,6 @@ class Pair:
     benchmark: str
     pos: dict  # a trajectory record
     neg: dict
-
-    @property
-    def key(self) -> tuple[str, str, str, str]:
-        """(benchmark, task_id, pos id, neg id): what `contrast` resumes on."""
-        return (self.benchmark, self.task_id, self.pos["id"], self.neg["id"])
-
-
-def read_run(path: str | Path) -> list[dict]:
-    """Trajectory records from one `solve` output, checking the keys pairing relies on."""
-    records = []
-    for lineno, d in stream_jsonl(path):
-        missing = [k for k in REQUIRED if k not in d]
-        if missing:
-            raise DataError(f"{path}:{lineno}: trajectory record lacks {', '.join(missing)}")
-        if not isinstance(d["model"], dict) or "name" not in d["model"]:
-            raise DataError(f"{path}:{lineno}: 'model' must be an object with a 'name'")
-        records.append(d)
-    return records
 
 
 def _model(record: dict) -> str:

@@ -29,6 +29,12 @@ NONE = "none"
 NOISE_FLOOR = "noise-floor"
 EXAMPLES = "examples"
 INPUT_ORDER, SHIFTED = "input", "shifted"
+PLACEBO = "placebo:"  # prefix of a bank's random-memory control: placebo:<bank stem>
+
+
+def bank_sha256(bank: str | Path) -> str:
+    """The short content hash a bank condition records (a .gz bank hashes as its text)."""
+    return sha256_file(bank)[:12]
 
 
 @dataclass(frozen=True)
@@ -57,7 +63,7 @@ class Arm:
         if self.bank is None:
             return NOISE_FLOOR if self.schedule == SHIFTED else NONE
         stem = jsonl_stem(self.bank)
-        return f"placebo:{stem}" if self.placebo else stem
+        return PLACEBO + stem if self.placebo else stem
 
     @property
     def routed(self) -> bool:
@@ -109,7 +115,7 @@ def prepare_episodes(model: Model, tasks: list[Task], params: SolveParams, arm: 
 
     memory = Memory(arm.bank, top_p=arm.top_p, model_filter=model.name if arm.model_filter else None,
                     placebo=arm.placebo, seed=params.seed)
-    bank_sha = sha256_file(arm.bank)[:12]  # of the content: a .gz bank hashes as its text
+    bank_sha = bank_sha256(arm.bank)
     labels, labeller = route_tasks(arm.routing, model, tasks, memory.sources,
                                    labeller=arm.labeller, cache=labels_path(out),
                                    open_model=arm.open_model, parallel=params.parallel,

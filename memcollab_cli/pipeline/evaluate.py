@@ -21,8 +21,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from memcollab_cli.errors import DataError, MemcollabError
-from memcollab_cli.jsonl import jsonl_stem, repair_tail, sha256_file
-from memcollab_cli.pipeline.arms import EXAMPLES, NOISE_FLOOR, NONE, SHIFTED, Arm, ArmSettings
+from memcollab_cli.jsonl import jsonl_stem, repair_tail
+from memcollab_cli.pipeline.arms import (
+    EXAMPLES,
+    NOISE_FLOOR,
+    NONE,
+    SHIFTED,
+    Arm,
+    ArmSettings,
+    bank_sha256,
+)
 from memcollab_cli.pipeline.results import (  # noqa: F401  (re-exported: the public names)
     FORMAT,
     PLACEBO,
@@ -83,8 +91,8 @@ def plan_conditions(banks: Mapping[str, str | Path] | None, placebo: bool = Fals
         stems[stem] = path
         plan.append(Condition(stem, label, settings.arm(bank=path)))
         if placebo:
-            plan.append(Condition(PLACEBO + stem, PLACEBO + label,
-                                  settings.arm(bank=path, placebo=True)))
+            arm = settings.arm(bank=path, placebo=True)
+            plan.append(Condition(arm.condition, PLACEBO + label, arm))
     if settings.examples:
         plan.append(Condition(EXAMPLES, EXAMPLES, settings.arm(examples=tuple(settings.examples))))
     return plan
@@ -95,7 +103,7 @@ def _check_bank_versions(out: Path, model_name: str, plan: list[Condition]) -> N
     if not out.exists():
         return
     repair_tail(out)  # a run killed mid-line leaves half a record; solve would drop it too
-    current = {c.name: sha256_file(c.bank)[:12] for c in plan if c.bank is not None}
+    current = {c.name: bank_sha256(c.bank) for c in plan if c.bank is not None}
     for lineno, rec in stream_trajectories(out, hint="this --outdir holds other records; use another"):
         name, sha = rec["condition"]["name"], rec["condition"].get("bank_sha256")
         if rec["model"]["name"] != model_name or name not in current or not sha:

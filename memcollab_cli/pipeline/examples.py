@@ -16,8 +16,9 @@ from pathlib import Path
 
 from memcollab_cli import prompts
 from memcollab_cli.errors import DataError
-from memcollab_cli.jsonl import sha256_file, sha256_text, stream_jsonl
+from memcollab_cli.jsonl import sha256_file, sha256_text
 from memcollab_cli.memory.problems import ProblemIndex, problem_hash
+from memcollab_cli.records import stream_trajectories
 from memcollab_cli.tasks import Task
 
 EXAMPLE_CHARS = 1500  # per example: a long transcript would crowd out the task itself
@@ -33,17 +34,17 @@ class Example:
 
 
 def _example(path: Path, lineno: int, rec: dict) -> Example | None:
-    try:
-        if not rec["correct"]:
-            return None
-        messages = rec["messages"]
-        first_user = next(i for i, m in enumerate(messages) if m["role"] == "user")
-    except (KeyError, TypeError, StopIteration):
-        raise DataError(f"{path}:{lineno}: not a trajectory record with messages; pass files "
-                        "written by `memcollab solve`") from None
+    """The worked example of one checked trajectory record; None when it was not verified."""
+    if not rec["correct"]:
+        return None
+    messages = rec["messages"]
+    first_user = next((i for i, m in enumerate(messages) if m["role"] == "user"), None)
+    if first_user is None:
+        raise DataError(f"{path}:{lineno}: a trajectory record without the user's problem; pass "
+                        "files written by `memcollab solve`")
     turns = [m["content"].strip() for m in messages[first_user + 1:]]
-    return Example(record_id=rec.get("id", ""), benchmark=rec.get("benchmark", ""),
-                   task_id=str(rec.get("task_id", "")), problem=messages[first_user]["content"],
+    return Example(record_id=rec["id"], benchmark=rec["benchmark"], task_id=rec["task_id"],
+                   problem=messages[first_user]["content"],
                    solution="\n\n".join(t for t in turns if t))
 
 
@@ -60,7 +61,7 @@ class Examples:
         seen: set[str] = set()
         self.examples: list[Example] = []
         for path in self.paths:
-            for lineno, rec in stream_jsonl(path):
+            for lineno, rec in stream_trajectories(path):
                 ex = _example(path, lineno, rec)
                 if ex is not None and problem_hash(ex.problem) not in seen:
                     seen.add(problem_hash(ex.problem))

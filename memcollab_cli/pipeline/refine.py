@@ -42,12 +42,13 @@ from memcollab_cli.jsonl import append_jsonl, read_jsonl, repair_tail, sha256_te
 from memcollab_cli.memory import MemoryEntry, read_bank, render_memory_block, write_bank
 from memcollab_cli.memory.bank import sort_key
 from memcollab_cli.memory.retrieval import tokenize
-from memcollab_cli.records import Trajectory
+from memcollab_cli.records import Trajectory, stream_trajectories
 from memcollab_cli.runtime.base import Model
 from memcollab_cli.tasks import Task, load_tasks
 
 TRIAL = "entry"
 AGAINST = ("none", "placebo")
+RESUME_HINT = "this work file of -o holds other records; write to a new -o"
 # The placebo baseline: a constraint with no reasoning in it, injected where the entry would be.
 # Beating it separates what an entry says from the effect of any memory block in the prompt.
 PLACEBO = ("solving this problem", "writing the final answer neatly", "writing it untidily")
@@ -196,11 +197,11 @@ def _read_done(path: Path, model: str, params: dict) -> dict[tuple, Trajectory]:
         return {}
     repair_tail(path)
     done = {}
-    for lineno, rec in stream_jsonl(path):
-        if rec.get("model", {}).get("name") != model or rec.get("params") != params:
+    for lineno, rec in stream_trajectories(path, hint=RESUME_HINT):
+        if rec["model"]["name"] != model or rec["params"] != params:
             raise DataError(f"{path}:{lineno}: made with another model or other settings; write to a "
                             "new -o (or rerun with the same model and settings to resume)")
-        cond = rec.get("condition", {})
+        cond = rec["condition"]
         done[(cond.get("entry", ""), cond.get("block_sha256", ""), rec["task_id"])] = Trajectory.from_dict(rec)
     return done
 

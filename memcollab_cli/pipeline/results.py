@@ -19,9 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from memcollab_cli.errors import DataError
-from memcollab_cli.jsonl import stream_jsonl, write_jsonl
-from memcollab_cli.pipeline.arms import EXAMPLES, NOISE_FLOOR, NONE
+from memcollab_cli.jsonl import write_jsonl
+from memcollab_cli.pipeline.arms import EXAMPLES, NOISE_FLOOR, NONE, PLACEBO
 from memcollab_cli.pipeline.routing_stats import agreements, labels_of, routing_facts
+from memcollab_cli.records import stream_trajectories
 from memcollab_cli.stats import (
     PairedDifference,
     detectable_effect,
@@ -30,7 +31,6 @@ from memcollab_cli.stats import (
 )
 
 FORMAT = "memcollab.eval/1"
-PLACEBO = "placebo:"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -161,25 +161,9 @@ def _natural(text: str) -> tuple:
     return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.split(r"(\d+)", text))
 
 
-def _record_key(path: Path, lineno: int, rec: dict) -> tuple[str, str, str, str]:
-    """(model, condition, benchmark, task_id) of one trajectory line, or a DataError naming it."""
-    try:
-        model, condition = rec["model"]["name"], rec["condition"]["name"]
-        benchmark, task_id = rec["benchmark"], rec["task_id"]
-        _ = rec["correct"]
-    except (KeyError, TypeError):
-        raise DataError(f"{path}:{lineno}: not a trajectory record (needs task_id, benchmark, "
-                        "model.name, condition.name and correct); pass files written by "
-                        "`memcollab solve`, `eval` or `transfer`") from None
-    return str(model), str(condition), str(benchmark), str(task_id)
-
-
-def _record_id(rec: dict) -> str:
-    if rec.get("id"):
-        return rec["id"]
-    from memcollab_cli.records import Trajectory
-
-    return Trajectory.from_dict(rec).id
+def _record_key(rec: dict) -> tuple[str, str, str, str]:
+    """(model, condition, benchmark, task_id) of one checked trajectory record."""
+    return rec["model"]["name"], rec["condition"]["name"], rec["benchmark"], rec["task_id"]
 
 
 def read_runs(paths: Iterable[str | Path]) -> tuple[dict, list[str]]:
@@ -194,14 +178,14 @@ def read_runs(paths: Iterable[str | Path]) -> tuple[dict, list[str]]:
     where: dict[tuple, str] = {}
     models: list[str] = []
     for path in map(Path, paths):
-        for lineno, rec in stream_jsonl(path):
-            model, condition, benchmark, task_id = _record_key(path, lineno, rec)
+        for lineno, rec in stream_trajectories(path):  # every line checked: file:line errors
+            model, condition, benchmark, task_id = _record_key(rec)
             if model not in models:
                 models.append(model)
             bucket = runs.setdefault((model, condition), {})
             old = bucket.get((benchmark, task_id))
             if old is not None:
-                if _record_id(old) != _record_id(rec):
+                if old["id"] != rec["id"]:
                     raise DataError(
                         f"{path}:{lineno}: a second, different record for task {task_id!r} "
                         f"({benchmark}), model {model!r}, memory {condition!r} (first at "

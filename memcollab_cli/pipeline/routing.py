@@ -197,7 +197,7 @@ def labels_from_runs(paths: Sequence[Path], cache: Path, taxonomy: str | None = 
     its own task (routing `self`, the only rule before routing was recorded): the same prompt,
     the same fact, no model call. Returns {added, known, conflicts} (conflicts: a model that
     labelled one problem two ways; the first label seen is kept)."""
-    from memcollab_cli.jsonl import stream_jsonl
+    from memcollab_cli.records import stream_trajectories
 
     cache = Path(cache)
     seen: dict[tuple, Label] = {}
@@ -208,8 +208,8 @@ def labels_from_runs(paths: Sequence[Path], cache: Path, taxonomy: str | None = 
     counts = {"added": 0, "known": 0, "conflicts": 0}
     taxonomies: dict[str, Taxonomy] = {}
     for path in paths:
-        for _, rec in stream_jsonl(path):
-            cond = rec.get("condition") or {}
+        for _, rec in stream_trajectories(path):
+            cond = rec["condition"]
             if "category" not in cond or cond.get("routing", "self") != "self":
                 continue
             question = next(m["content"] for m in rec["messages"] if m["role"] == "user")
