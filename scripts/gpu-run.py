@@ -21,6 +21,11 @@
 5. Pack: the state directory as state.tar.gz.partNN (at most 15 MiB each) plus plan.md,
    progress.json and the scaling table into OUT, the files a device call brings back. The next
    window unpacks the parts given to --resume-from before step 1.
+
+What the machine must already hold (nothing is downloaded here): llama-cpp-python built with
+CUDA, the three GGUFs in $MEMCOLLAB_HOME/models (smollm2-135m 98 MB, qwen2.5-coder-0.5b 491 MB,
+qwen2.5-coder-1.5b 1.1 GB), the benchmark files in $MEMCOLLAB_HOME/data (`memcollab data pull`)
+and MBPP's directory ($MEMCOLLAB_MBPP).
 """
 
 from __future__ import annotations
@@ -96,13 +101,24 @@ def preflight(allow_cpu: bool) -> None:
     if not allow_cpu and not llama_cpp.llama_supports_gpu_offload():
         fail("this llama-cpp-python has no GPU offload; rebuild it with CMAKE_ARGS='-DGGML_CUDA=on' "
              "(or pass --allow-cpu for a smoke test)")
+    from memcollab_cli import paths
+    from memcollab_cli.errors import MemcollabError
     from memcollab_cli.runtime import catalog
+    from memcollab_cli.tasks.data import _FILES, _is_valid, mbpp_directory
 
     for name in (QWEN05, QWEN15, SMOL):
         try:
             catalog.resolve(name)
-        except Exception as e:  # noqa: BLE001  (the catalog's own message says what to do)
+        except MemcollabError as e:  # the catalog's own message says what to do
             fail(f"{name}: {e}")
+    missing = [f.name for f in _FILES.values() if not _is_valid(f)]
+    if missing:
+        fail(f"benchmark files missing from {paths.data_dir()}: {', '.join(missing)}; run "
+             "`memcollab data pull` where the package index is reachable and copy that folder here")
+    try:
+        mbpp_directory()
+    except MemcollabError as e:
+        fail(str(e))
 
 
 def run_step(step: dict, deadline: float, log: Path) -> str:
