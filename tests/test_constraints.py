@@ -116,7 +116,7 @@ def test_clean_constraint():
 
 
 def test_schema():
-    assert CONSTRAINT_SCHEMA == constraint_schema(3)
+    assert CONSTRAINT_SCHEMA["properties"]["constraints"]["maxItems"] == 3  # the paper's K
     s = constraint_schema(2)
     arr = s["properties"]["constraints"]
     assert (arr["minItems"], arr["maxItems"]) == (0, 2)  # zero: no transferable lesson
@@ -238,6 +238,7 @@ def test_the_new_rules_in_validate():
     assert validate_constraint(when, "correct ratio", "incorrect ratio", TASK, "72") == "mirror image"
     assert validate_constraint(when, "be careful", "adding the base twice", TASK, "72") == \
         "empty generality ('enforce')"
+    assert validate_constraint("a quantity", GOOD[1], GOOD[2], TASK, "72") == "empty generality ('when')"
     assert validate_constraint(when, "checking the result", "making a mistake in the steps", TASK,
                                "72") == "empty generality ('enforce')"
     assert validate_constraint("The problem involves two periods", GOOD[1], GOOD[2], TASK, "72") == \

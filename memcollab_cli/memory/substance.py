@@ -51,6 +51,7 @@ GENERIC_WORDS = frozenset("""
     apply applying follow following way ways thing things value values number numbers
     avoid avoiding not no never all each every some any other given information data
     proceed proceeding perform performing handle handling deal dealing consider considering
+    quantity quantities amount amounts situation situations kind kinds type types
 """.split())
 _FUNCTION = frozenset("the a an of to in into for on at by is are be was were that it its and or "
                       "with as when while before after from this these those there than then".split())
