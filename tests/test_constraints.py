@@ -256,3 +256,14 @@ def test_reference_numbers_are_the_tasks_numbers():
     assert validate_constraint(GOOD[0], "reaching 24 before summing", GOOD[2], TASK, "72") is None
     assert validate_constraint(GOOD[0], "reaching 24 before summing", GOOD[2], TASK, "72",
                                reference=ref) == "quotes the task's numbers (24)"
+
+
+def test_problem_words_are_what_the_rules_would_reject():
+    from memcollab_cli.memory.constraints import common_vocabulary, problem_words
+
+    vocabulary = common_vocabulary(CORPUS)
+    words = problem_words(CORPUS[-1], vocabulary)
+    assert {"flower", "garden", "tulip"} <= set(words) and "total" not in words
+    # Capitalized words the benchmark uses everywhere (sentence starts, common names) are left out.
+    assert problem_words("Bo buys 3 apples. Yesterday he paid.", vocabulary | {"yesterday"}) == ["Bo", "paid"]
+    assert problem_words(TASK, None) == ["April", "May", "Natalia"]  # no vocabulary: names only

@@ -65,6 +65,7 @@ def test_two_turns_the_analysis_goes_into_the_json_turn_and_the_log(tmp_path):
     first, second = model.history
     assert first.json_schema is None and len(first.messages) == 1
     assert "Attempt B (incorrect)" in first.messages[0]["content"]
+    assert "Do not use these words of this problem: -." in second.messages[2]["content"]  # toy: none
     assert [m["role"] for m in second.messages] == ["user", "assistant", "user"]
     assert second.messages[1]["content"].startswith("analysis of:")
     props = second.json_schema["properties"]["constraints"]

@@ -318,6 +318,16 @@ def common_vocabulary(texts: list[str], min_share: float = 0.01) -> frozenset[st
     return frozenset(w for w, n in counts.items() if n >= floor)
 
 
+def problem_words(task_text: str, common_words: frozenset[str] | None) -> list[str]:
+    """The words a constraint about `task_text` must not use: its names (April, Natalia) and, with
+    the benchmark's vocabulary, its own objects (clip, tulip). Told to the summarizer up front,
+    since a small model cannot tell which of its words belong to one problem."""
+    common = common_words or frozenset()
+    names = {n for n in _names(task_text) if n.lower() not in common}  # not "Yesterday", "He"
+    objects = content_words(task_text) - common if common_words is not None else set()
+    return sorted(names) + sorted(objects - {n.lower() for n in names})
+
+
 def task_objects(constraint_text: str, task_text: str, common_words: frozenset[str]) -> list[str]:
     """Words of the task that the constraint repeats and the benchmark seldom uses: the task's own
     objects, which make a constraint a note about one problem rather than a reusable rule."""

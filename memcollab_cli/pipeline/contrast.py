@@ -38,6 +38,7 @@ from memcollab_cli.memory import (
     make_pairs,
     validate_constraint,
 )
+from memcollab_cli.memory.constraints import problem_words
 from memcollab_cli.pipeline.localize import Hint, locate, reference_task
 from memcollab_cli.pipeline.transcript import attempt_text, task_text
 from memcollab_cli.pipeline.vocabulary import benchmark_vocabulary
@@ -122,14 +123,14 @@ def contrast(run_paths: list[Path], summarizer: Model, out: Path, *, strong: str
     if on_start:
         on_start(summary)
     turns = _Prompts(prompts.load("contrast"), prompts.load("contrast_json"))
-    answer = turns.answer.render(k=k)
     jobs = []
     for p in pairs:
         hint = locate(reference_task(p.neg), p.neg) if localize else None
         summary.localized += hint is not None
+        words = problem_words(task_text(p.pos), benchmark_vocabulary(p.benchmark))
         jobs.append(_Job(p.task_id, p.benchmark, p.pos, p.neg, turns.analysis.render(
             problem=task_text(p.pos), preferred=attempt_text(p.pos), unpreferred=attempt_text(p.neg),
-            hint=hint_block(hint)), answer, hint))
+            hint=hint_block(hint)), turns.answer.render(k=k, problem_words=", ".join(words) or "-"), hint))
     _summarize(jobs, summarizer, turns, out, k, summary, on_pair, parallel)
     return summary
 
