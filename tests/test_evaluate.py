@@ -119,7 +119,7 @@ def entry(i, category, subcategory):
 
     return MemoryEntry.create(category, subcategory, f"adding numbers case {i}",
                               f"check the sum {i} twice", f"guessing {i}",
-                              sources=[{"task_id": f"train-{i}", "benchmark": "train",
+                              sources=[{"task_id": f"train-{i}", "benchmark": "train", "split": "train",
                                         "pos": "a", "neg": "b"}],
                               summarizer="tiny").to_dict()  # the labeller: the scripted model
 

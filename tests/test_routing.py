@@ -212,3 +212,16 @@ def test_a_recorded_labeller_that_cannot_be_loaded_says_what_to_do(tmp_path):
         route_tasks("labeller", ScriptedModel(name="small"), [gsm("0", "x")],
                     BankSources(labeller="hand-written"), cache=tmp_path / "l.jsonl",
                     open_model=cannot)
+
+
+def test_a_bank_the_guard_cannot_read_is_named(tmp_path):
+    from memcollab_cli.pipeline.arms import UnguardedWarning
+    from memcollab_cli.pipeline.solve import solve
+
+    bank = make_bank(tmp_path, with_hashes=False, with_workdir=False)
+    solver = ScriptedModel(name="big", respond=lambda r: json.dumps(
+        {"category": "Money & Shopping", "subcategory": "Total Cost"}) if r.json_schema
+        else "\\boxed{3}")
+    with pytest.warns(UnguardedWarning, match="2 entries have a source the leakage guard"):
+        solve(solver, [gsm("0", "Ann pays 3 dollars.")], tmp_path / "o.jsonl",
+              arm=Arm(bank=bank, routing="self"))

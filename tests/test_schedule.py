@@ -60,7 +60,7 @@ class NeighbourModel(ScriptedModel):
 def write_bank(path):
     entries = [MemoryEntry.create(CATEGORY, SUBCATEGORY, f"adding case {i}", f"check {i}",
                                   f"guessing {i}", summarizer="tiny",
-                                  sources=[{"task_id": f"t{i}", "benchmark": "train", "pos": "a",
+                                  sources=[{"task_id": f"t{i}", "benchmark": "train", "split": "train", "pos": "a",
                                             "neg": "b"}]) for i in range(3)]
     write_jsonl(path, [e.to_dict() for e in sorted(entries, key=lambda e: e.id)])
     return path
@@ -126,7 +126,7 @@ def test_tasks_run_in_input_order_whatever_memory_they_get(tmp_path):
     bank = tmp_path / "b.jsonl"
     entries = [MemoryEntry.create(CATEGORY, SUBCATEGORY, f"case {i} when {i} is added", f"c{i}",
                                   f"g{i}", summarizer="tiny", sources=[
-                                      {"task_id": f"t{i}", "benchmark": "train", "pos": "a",
+                                      {"task_id": f"t{i}", "benchmark": "train", "split": "train", "pos": "a",
                                        "neg": "b"}]) for i in range(6)]
     write_jsonl(bank, [e.to_dict() for e in sorted(entries, key=lambda e: e.id)])
     model = NeighbourModel()
@@ -175,7 +175,7 @@ def test_real_model_one_bank_under_two_names_gives_identical_transcripts(
     entries = [MemoryEntry.create(CATEGORY, SUBCATEGORY, f"adding apples case {i}",
                                   f"count each group {i}", f"skipping a group {i}",
                                   summarizer="smollm2-135m", sources=[
-                                      {"task_id": f"t{i}", "benchmark": "train", "pos": "a",
+                                      {"task_id": f"t{i}", "benchmark": "train", "split": "train", "pos": "a",
                                        "neg": "b"}]) for i in range(3)]
     write_jsonl(banks / "first.jsonl", [e.to_dict() for e in sorted(entries, key=lambda e: e.id)])
     shutil.copy(banks / "first.jsonl", banks / "second.jsonl")

@@ -101,7 +101,8 @@ def toy_setup(tmp_path, labeller=""):
     bank = tmp_path / "collab.jsonl"
     write_jsonl(bank, [MemoryEntry.create(
         "Prealgebra", "Order of Operations & Arithmetic", "adding", "check the sum", "guessing",
-        sources=[{"task_id": "t", "benchmark": "train", "pos": "a", "neg": "b"}],
+        sources=[{"task_id": "t", "benchmark": "train", "split": "train", "pos": "a",
+                  "neg": "b"}],
         summarizer=labeller).to_dict()])
     return tasks_file, bank
 

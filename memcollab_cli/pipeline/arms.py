@@ -14,6 +14,7 @@ composition and prefix reuse alone move, the floor under which no difference mea
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -24,6 +25,11 @@ from memcollab_cli.jsonl import jsonl_stem, sha256_file
 from memcollab_cli.pipeline.routing import DEFAULT_ROUTING
 from memcollab_cli.runtime.base import Model
 from memcollab_cli.tasks import Task
+
+
+class UnguardedWarning(UserWarning):
+    """A bank whose sources cannot be matched to the problem being solved."""
+
 
 NONE = "none"
 NOISE_FLOOR = "noise-floor"
@@ -115,6 +121,11 @@ def prepare_episodes(model: Model, tasks: list[Task], params: SolveParams, arm: 
 
     memory = Memory(arm.bank, top_p=arm.top_p, model_filter=model.name if arm.model_filter else None,
                     placebo=arm.placebo, seed=params.seed)
+    if memory.retriever.unguarded:
+        warnings.warn(f"{arm.bank}: {memory.retriever.unguarded} entries have a source the leakage "
+                      "guard cannot identify (no problem hash in the bank, no contrast log beside "
+                      "it, no split), so they are never held back from their own problem",
+                      UnguardedWarning, stacklevel=2)
     bank_sha = bank_sha256(arm.bank)
     labels, labeller = route_tasks(arm.routing, model, tasks, memory.sources,
                                    labeller=arm.labeller, cache=labels_path(out),
