@@ -18,8 +18,10 @@
 4. Run the steps in that order until the budget is spent. Every memcollab command resumes where it
    stopped; a step cut by the clock gets SIGINT (finished records are kept) and is resumed by the
    next window. A step that exits 0 is marked done in progress.json.
-5. Pack: the state directory as state.tar.gz.partNN (at most 15 MiB each) plus plan.md,
-   progress.json and the scaling table into OUT, the files a device call brings back. The next
+5. Report and pack: results.md (every eval file reported: n, accuracy with its interval, the
+   paired difference from no memory, mean turns, and the device), the state directory as
+   state.tar.gz.partNN (at most 15 MiB each), plan.md, progress.json and the scaling table into
+   OUT, the files a device call brings back. The next
    window unpacks the parts given to --resume-from before step 1.
 
 What the machine must already hold (nothing is downloaded here): llama-cpp-python built with
@@ -191,6 +193,36 @@ def write_plan(rows: list[dict], progress: dict, parallel: int, path: Path) -> N
     path.write_text("\n".join(lines) + "\n")
 
 
+def summarize(state: Path) -> None:
+    """results.md: every eval file reported (`memcollab eval --from-runs --json`), one row per
+    model, benchmark and condition, with n, interval, paired difference and mean turns."""
+    lines = ["| benchmark | model | condition | n | accuracy [95% CI] | vs none [95% CI] | mean turns |",
+             "|---|---|---|---|---|---|---|"]
+    for run in sorted((state / "eval").glob("*/*.jsonl")):
+        done = subprocess.run([sys.executable, "-m", "memcollab_cli", "eval", "--from-runs", str(run),
+                               "--json"], capture_output=True, text=True, cwd=ROOT)
+        if done.returncode != 0:
+            lines.append(f"| {run.parent.name} | {run.stem} | report failed: "
+                         f"{done.stderr.strip().splitlines()[-1:]} | | | | |")
+            continue
+        for r in json.loads(done.stdout)["results"]:
+            d = r["vs_none"]
+            diff = "-" if d is None else (f"{100 * d['diff']:+.1f} [{100 * d['ci95'][0]:+.1f}, "
+                                          f"{100 * d['ci95'][1]:+.1f}] (n {d['n']})")
+            lines.append(f"| {run.parent.name} | {r['model']} | {r['label']} | {r['n']} | "
+                         f"{100 * r['accuracy']:.1f} [{100 * r['ci95'][0]:.1f}, "
+                         f"{100 * r['ci95'][1]:.1f}] | {diff} | {r['mean_turns']:.2f} |")
+    (state / "results.md").write_text(f"Device: {device()}\n\n" + "\n".join(lines) + "\n")
+
+
+def device() -> str:
+    try:
+        return subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
+                              capture_output=True, text=True, timeout=30).stdout.strip() or "CPU"
+    except (OSError, subprocess.TimeoutExpired):
+        return "CPU"
+
+
 def unpack(source: Path, state: Path) -> None:
     parts = sorted(source.glob("state.tar.gz.part*"))
     if not parts:
@@ -215,8 +247,9 @@ def pack(state: Path, out: Path) -> None:
     joined.unlink()
     for i in range(0, len(data), PART_BYTES):
         (out / f"state.tar.gz.part{i // PART_BYTES:02d}").write_bytes(data[i:i + PART_BYTES])
-    for name in ("plan.md", "progress.json"):
-        shutil.copy(state / name, out / name)
+    for name in ("plan.md", "progress.json", "results.md"):
+        if (state / name).exists():
+            shutil.copy(state / name, out / name)
     for table in state.glob("scaling-*.md"):
         shutil.copy(table, out / table.name)
 
@@ -270,6 +303,7 @@ def main(argv=None) -> int:
                 break
         rows = plan(state, curve, parallel, progress, 0)
         write_plan(rows, progress, parallel, state / "plan.md")
+        summarize(state)
     finally:
         progress_path.write_text(json.dumps(progress, indent=2, sort_keys=True) + "\n")
         if (state / "plan.md").exists():

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -74,3 +75,15 @@ def test_gpu_run_plans_packs_and_resumes(smollm2_path, tmp_path, monkeypatch):
     assert (tmp_path / "b" / "state" / "scaling.json").read_text() == \
         (tmp_path / "a" / "state" / "scaling.json").read_text()
     assert json.loads((second / "progress.json").read_text())["parallel"] == progress["parallel"]
+    assert (second / "results.md").read_text().startswith("Device: CPU")
+
+
+def test_gpu_run_reports_every_eval_file(tmp_path):
+    gpu_run = _module("scripts/gpu-run.py")
+    (tmp_path / "eval" / "gsm8k").mkdir(parents=True)
+    shutil.copy(ROOT / "banks" / "transfer-gsm8k" / "qwen2.5-coder-0.5b.jsonl", tmp_path / "eval" / "gsm8k")
+    gpu_run.summarize(tmp_path)
+    rows = [line for line in (tmp_path / "results.md").read_text().splitlines()
+            if line.startswith("| gsm8k | qwen2.5-coder-0.5b |")]
+    assert rows and rows[0].split(" | ")[2] == "none" and " | 100 | " in rows[0]
+    assert all(line.count("|") == 8 for line in rows)
