@@ -142,7 +142,7 @@ def run_step(step: dict, deadline: float, log: Path) -> str:
 
 
 def measure(state: Path, models: list[str], parallel: list[int], max_tokens: int,
-            deadline: float) -> dict:
+            deadline: float, batched_bench: str | None = None) -> dict:
     """The scaling table (once per state): {model: {N: engine tok/s}} and the chosen N."""
     path = state / "scaling.json"
     if not path.exists():
@@ -150,6 +150,8 @@ def measure(state: Path, models: list[str], parallel: list[int], max_tokens: int
                "--parallel", *map(str, parallel), "--out", str(state), "--json"]
         for m in models:
             cmd += ["-m", m]
+        if batched_bench:
+            cmd += ["--batched-bench", batched_bench]
         done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT,
                               timeout=max(1.0, deadline - time.time()))
         if done.returncode != 0:
@@ -263,6 +265,7 @@ def main(argv=None) -> int:
     ap.add_argument("--scaling-parallel", type=int, nargs="+", default=[1, 8, 16, 32, 64])
     ap.add_argument("--scaling-max-tokens", type=int, default=128)
     ap.add_argument("--scaling-models", nargs="+", default=[QWEN05, QWEN15])
+    ap.add_argument("--batched-bench", help="a llama-batched-bench binary, for llama.cpp's own figures")
     ap.add_argument("--allow-cpu", action="store_true", help="run without GPU offload (smoke test)")
     ap.add_argument("--plan-only", action="store_true", help="measure and plan, run no step")
     args = ap.parse_args(argv)
@@ -278,7 +281,7 @@ def main(argv=None) -> int:
     progress = json.loads(progress_path.read_text()) if progress_path.exists() else {"steps": {}}
     try:
         curve = measure(state, args.scaling_models, args.scaling_parallel,
-                        args.scaling_max_tokens, deadline)
+                        args.scaling_max_tokens, deadline, args.batched_bench)
         if "parallel" not in progress:  # fixed once: reused trajectories need the same value
             best = {m: max(c, key=c.get) for m, c in curve.items()}
             progress["parallel"] = min(best.values())
