@@ -248,10 +248,6 @@ class BatchedLlamaModel:
             self._queue.append(seq)
             return ticket
 
-    def pending(self) -> int:
-        """Requests submitted and not yet handed back by `step()`."""
-        with self._lock:
-            return len(self._queue) + len(self._ready) + sum(s.seq is not None for s in self._slots)
     def reset(self) -> None:
         """Empty every slot's KV cache, so the next requests meet the state a fresh model has
         (a run that starts with `reset` does not depend on what ran before it)."""
@@ -264,6 +260,10 @@ class BatchedLlamaModel:
                     slot.kv.clear()
             self.single.reset()
 
+    def pending(self) -> int:
+        """Requests submitted and not yet handed back by `step()`."""
+        with self._lock:
+            return len(self._queue) + len(self._ready) + sum(s.seq is not None for s in self._slots)
 
     def step(self) -> list[tuple[int, Completion]]:
         """Decode until at least one request finishes; (ticket, Completion) pairs in ticket order.
