@@ -21,6 +21,10 @@ models: install
 data: install
 	$(MC) data pull
 
+# MBPP ships in no package: tests read it from MEMCOLLAB_MBPP, by default the data directory
+# beside the checkout where there is one (tests that need MBPP skip without it).
+export MEMCOLLAB_MBPP ?= $(wildcard $(CURDIR)/../shared/data/mbpp)
+
 test: install data
 	$(MC) models pull smollm2-135m qwen2.5-coder-0.5b qwen2.5-coder-1.5b
 	$(BIN)/pytest -q

@@ -16,5 +16,10 @@ class DataError(MemcollabError):
     """A data file (tasks, trajectories, banks) that cannot be read."""
 
 
+class DataUnavailable(DataError):
+    """Benchmark data that is not on this machine and cannot be fetched (no network, no MBPP
+    directory): unlike a file that does not parse, a reason for a test to skip."""
+
+
 class PromptError(MemcollabError):
     """A prompt template that is missing or cannot be rendered."""

@@ -5,7 +5,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from memcollab_cli.errors import DataError
+from memcollab_cli.errors import DataUnavailable
 from memcollab_cli.tasks import (
     Task,
     build_program,
@@ -22,7 +22,7 @@ MBPP_SPLITS = ("prompt", "test", "validation", "train")
 def _load(benchmark, split=None):
     try:
         return load_tasks(benchmark, split)
-    except DataError as e:
+    except DataUnavailable as e:
         pytest.skip(str(e))
 
 

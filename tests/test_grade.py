@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from memcollab_cli.errors import DataError
+from memcollab_cli.errors import DataError, DataUnavailable
 from memcollab_cli.jsonl import read_jsonl
 from memcollab_cli.pipeline.grade import grade_samples
 from memcollab_cli.tasks import isolation, load_tasks
@@ -19,7 +19,7 @@ def _write(path, rows):
 def humaneval():
     try:
         return load_tasks("humaneval", limit=3)
-    except DataError as e:
+    except DataUnavailable as e:
         pytest.skip(str(e))
 
 

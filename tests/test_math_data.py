@@ -7,7 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from memcollab_cli.cli.main import app
-from memcollab_cli.errors import DataError
+from memcollab_cli.errors import DataError, DataUnavailable
 from memcollab_cli.paths import data_dir
 from memcollab_cli.tasks import load_tasks
 from memcollab_cli.tasks.math_data import (
@@ -24,7 +24,7 @@ SUBJECTS = {"Algebra", "Intermediate Algebra", "Prealgebra", "Number Theory", "P
 def _load(benchmark, split=None, **kw):
     try:
         return load_tasks(benchmark, split, **kw)
-    except DataError as e:  # no network for the first pull, or no MBPP directory here
+    except DataUnavailable as e:  # no network for the first pull, or no MBPP directory here
         pytest.skip(str(e))
 
 

