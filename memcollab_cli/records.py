@@ -30,6 +30,14 @@ class Usage:
         self.cached_tokens += cached_tokens
         self.seconds += seconds
 
+    def add_to(self, totals) -> None:
+        """Add these counts to a run summary's prompt_tokens, cached_tokens, completion_tokens
+        and model_seconds (`solve`'s and `refine`'s summaries)."""
+        totals.prompt_tokens += self.prompt_tokens
+        totals.cached_tokens += self.cached_tokens
+        totals.completion_tokens += self.completion_tokens
+        totals.model_seconds += self.seconds
+
 
 @dataclass
 class Trajectory:
@@ -47,6 +55,10 @@ class Trajectory:
     isolation: str = ""  # the sandbox code ran in (tasks.isolation()); "" when none ran
     usage: Usage = field(default_factory=Usage)
     format: str = FORMAT
+    # What the engine said of itself (runtime.base.runtime_facts: chat format, context, threads,
+    # batch). Outside `params` and the id on purpose: the same run on another machine or build
+    # is the same experiment, and files written before the field existed still resume.
+    runtime: dict = field(default_factory=dict)
 
     @property
     def id(self) -> str:
@@ -58,6 +70,8 @@ class Trajectory:
     def to_dict(self) -> dict:
         d = asdict(self)
         d["usage"]["seconds"] = round(d["usage"]["seconds"], 3)
+        if not d["runtime"]:  # optional: absent rather than empty
+            del d["runtime"]
         return d
 
     def to_record(self) -> dict:
@@ -105,6 +119,7 @@ _FIELD_CHECKS = {
               and all(_is_number(x) for x in v.values()),
               "an object of token counts and seconds (" + ", ".join(f.name for f in fields(Usage)) + ")"),
     "format": (lambda v: v == FORMAT, repr(FORMAT)),
+    "runtime": (lambda v: isinstance(v, dict), "an object"),
     "id": (lambda v: isinstance(v, str), "a string"),
 }
 

@@ -1,8 +1,8 @@
 """Bank building drops constraints that name their task's objects, without a model call."""
 
 
-from memcollab_cli.jsonl import write_jsonl
-from memcollab_cli.memory import common_vocabulary, read_bank
+from memcollab_cli.jsonl import read_jsonl, write_jsonl
+from memcollab_cli.memory import common_vocabulary, load_taxonomy, read_bank
 from memcollab_cli.memory.constraints import Constraint
 from memcollab_cli.pipeline import bank_build
 from memcollab_cli.pipeline.vocabulary import benchmark_vocabulary
@@ -10,6 +10,7 @@ from memcollab_cli.runtime.scripted import ScriptedModel
 
 PROBLEMS = {"1": "A garden has roses and tulips. How many flowers are there in total?",
             "2": "Sam buys apples and pays the total cost. How much does Sam pay?"}
+PROBLEMS_BY_KEY = {("gsm8k", t): p for t, p in PROBLEMS.items()}
 
 
 def _constraint(task_id, when, enforce, avoid):
@@ -36,6 +37,21 @@ def test_build_drops_object_constraints_from_the_cache_alone(tmp_path, monkeypat
     assert (summary.constraints, summary.dropped, summary.kept) == (2, 1, 1)
     [entry] = read_bank(tmp_path / "bank.jsonl")
     assert entry.when == "a total cost is asked"
+
+
+def test_labels_record_their_taxonomy_and_another_version_is_relabelled(tmp_path):
+    cache = tmp_path / "categories.jsonl"
+    label = {"benchmark": "gsm8k", "category": "Money & Shopping", "subcategory": "Total Cost",
+             "classifier": "big"}
+    write_jsonl(cache, [{**label, "task_id": "1"},  # from before the hash was recorded: kept
+                        {**label, "task_id": "2", "taxonomy": "0ld0ld0ld0ld"}])  # another version
+    constraints = [_constraint(t, "w", "e", "a") for t in PROBLEMS]
+    model = ScriptedModel(replies=['{"category": "Rates & Work", "subcategory": "Work Rates"}'])
+    labels, fresh = bank_build.label_tasks(constraints, PROBLEMS_BY_KEY, model, cache, None)
+    assert fresh == 1 and len(model.history) == 1  # only task 2 is labelled again
+    assert labels[("gsm8k", "1")] == ("Money & Shopping", "Total Cost")
+    assert labels[("gsm8k", "2")] == ("Rates & Work", "Work Rates")
+    assert read_jsonl(cache)[-1]["taxonomy"] == load_taxonomy("gsm8k").hash
 
 
 def test_benchmark_vocabulary_needs_enough_problems(tmp_path):

@@ -49,6 +49,23 @@ def test_rerun_resumes_and_skips_finished_tasks(tmp_path):
     assert sorted(ids) == ["0", "1", "2", "3"]
 
 
+def test_engine_facts_are_recorded_outside_params_and_old_records_resume(tmp_path):
+    out = tmp_path / "runs.jsonl"
+    model = doubling_model()
+    model.describe = lambda: {"engine": "llama.cpp", "chat_format": "chatml", "name": "doubler",
+                              "sha256": "", "path": "/somewhere/doubler.gguf"}
+    solve(model, TASKS[:2], out)
+    first = json.loads(out.read_text().splitlines()[0])
+    assert first["runtime"] == {"engine": "llama.cpp", "chat_format": "chatml"}
+    assert "chat_format" not in first["params"]
+    # A record written before the field existed: the same id, and a rerun resumes from it.
+    old = {k: v for k, v in first.items() if k != "runtime"}
+    assert Trajectory.from_dict(old).id == first["id"]
+    out.write_text(json.dumps(old) + "\n")
+    summary = solve(doubling_model(), TASKS[:2], out)
+    assert (summary.skipped, summary.solved) == (1, 1)
+
+
 def test_a_partial_last_line_from_a_crash_is_dropped_and_redone(tmp_path):
     out = tmp_path / "runs.jsonl"
     solve(doubling_model(), TASKS[:2], out)

@@ -204,15 +204,10 @@ def _evidence_problems(ev) -> list[str]:
     return []
 
 
-def _iter_lines(path: Path) -> Iterator[tuple[int, dict | None, str | None]]:
-    """(line number, object or None, problem or None) for every non-blank line (gzip too)."""
-    return iter_lines(path)
-
-
 def _problems(path: Path) -> Iterator[tuple[str | None, MemoryEntry | None]]:
     """Walk a bank, yielding ("path:line: problem", None) or (None, entry) per line."""
     first_line: dict[str, int] = {}
-    for lineno, obj, problem in _iter_lines(path):
+    for lineno, obj, problem in iter_lines(path):  # gzip too; a bad line is a problem, not a stop
         where = f"{path}:{lineno}"
         if problem:
             yield f"{where}: {problem}", None

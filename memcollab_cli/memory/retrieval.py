@@ -32,11 +32,10 @@ import numpy as np
 from memcollab_cli.memory.bank import MemoryEntry
 from memcollab_cli.memory.problems import source_guard_keys, tokenize
 
-LEVELS = ("subcategory", "category", "none")
 _HEAD = 64  # matches sorted up front; more are sorted only if filters reject these
 _TIE = 1e-9
 
-__all__ = ["LEVELS", "Retrieval", "Retriever", "entry_guard_keys", "random_entries",
+__all__ = ["Retrieval", "Retriever", "entry_guard_keys", "random_entries",
            "render_memory_block", "tokenize"]
 
 
@@ -50,7 +49,7 @@ class Retrieval:
     """The entries to inject and the level that supplied them ("none" when empty)."""
 
     entries: list[MemoryEntry]
-    level: str
+    level: str  # "subcategory", "category" (the fallback) or "none"
 
     @property
     def ids(self) -> list[str]:

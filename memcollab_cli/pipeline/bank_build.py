@@ -16,6 +16,7 @@ from pathlib import Path
 from memcollab_cli.jsonl import append_jsonl, read_jsonl
 from memcollab_cli.memory import (
     Constraint,
+    Taxonomy,
     load_taxonomy,
     merge_entries,
     read_constraints,
@@ -50,9 +51,22 @@ def categories_path(constraints: Path) -> Path:
 
 def label_tasks(constraints: list[Constraint], problems: dict, classifier: Model, cache: Path,
                 taxonomy: str | None, parallel: int = 1) -> tuple[dict, int]:
-    """(benchmark, task_id) -> (category, subcategory), classifying only what the cache lacks."""
+    """(benchmark, task_id) -> (category, subcategory), classifying only what the cache lacks.
+
+    Each cached label records the hash of the taxonomy that offered its choices (`Taxonomy.hash`,
+    here rather than in the bank, whose lines are entries only); a label made under another
+    version of the taxonomy is made again. Lines from before the hash was recorded are kept.
+    """
+    taxonomies: dict[str, Taxonomy] = {}
+
+    def taxonomy_of(benchmark: str) -> Taxonomy:
+        if benchmark not in taxonomies:
+            taxonomies[benchmark] = load_taxonomy(taxonomy or taxonomy_for_benchmark(benchmark))
+        return taxonomies[benchmark]
+
     labels = {(r["benchmark"], r["task_id"]): (r["category"], r["subcategory"])
-              for r in (read_jsonl(cache) if cache.exists() else [])}
+              for r in (read_jsonl(cache) if cache.exists() else [])
+              if r.get("taxonomy", taxonomy_of(r["benchmark"]).hash) == taxonomy_of(r["benchmark"]).hash}
     todo: dict[str, list[Task]] = {}
     for c in constraints:
         key = (c.benchmark, c.task_id)
@@ -63,11 +77,12 @@ def label_tasks(constraints: list[Constraint], problems: dict, classifier: Model
                                               question=problems[key]))
     fresh = 0
     for benchmark, tasks in todo.items():
-        tax = load_taxonomy(taxonomy or taxonomy_for_benchmark(benchmark))
+        tax = taxonomy_of(benchmark)
         for task_id, (cat, sub) in classify(classifier, tasks, tax, parallel).items():
             labels[(benchmark, task_id)] = (cat, sub)
             append_jsonl(cache, {"benchmark": benchmark, "task_id": task_id, "category": cat,
-                                 "subcategory": sub, "classifier": classifier.name})
+                                 "subcategory": sub, "classifier": classifier.name,
+                                 "taxonomy": tax.hash})
             fresh += 1
     return labels, fresh
 

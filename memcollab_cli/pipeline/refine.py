@@ -43,7 +43,7 @@ from memcollab_cli.memory import MemoryEntry, read_bank, render_memory_block, wr
 from memcollab_cli.memory.bank import sort_key
 from memcollab_cli.memory.retrieval import tokenize
 from memcollab_cli.records import Trajectory, stream_trajectories
-from memcollab_cli.runtime.base import Model
+from memcollab_cli.runtime.base import Model, runtime_facts
 from memcollab_cli.tasks import Task, load_tasks
 
 TRIAL = "entry"
@@ -82,10 +82,7 @@ class RefineSummary:
 
     def count(self, t: Trajectory) -> None:
         self.model_calls += t.turns
-        self.prompt_tokens += t.usage.prompt_tokens
-        self.cached_tokens += t.usage.cached_tokens
-        self.completion_tokens += t.usage.completion_tokens
-        self.model_seconds += t.usage.seconds
+        t.usage.add_to(self)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -267,8 +264,10 @@ def refine(bank: Path, model: Model, out: Path, *, benchmark: str, split: str | 
         episodes += [Episode(t, params, blocks[e.id], condition, model_info)
                      for t in chosen if (e.id, block_sha[e.id], t.id) not in trials]
 
+    facts = runtime_facts(model) if episodes else {}
     for episode in run_episodes(model, episodes, params.parallel):
         t = episode.finish()
+        t.runtime = facts
         if t.condition["name"] != TRIAL:
             append_jsonl(baseline_path, t.to_record())
             baseline[(t.condition.get("block_sha256", ""), t.task_id)] = t

@@ -24,7 +24,7 @@ from memcollab_cli.filelock import hold_lock
 from memcollab_cli.jsonl import append_jsonl, repair_tail
 from memcollab_cli.pipeline.arms import Arm, prepare_episodes, recorded_routing, schedule
 from memcollab_cli.records import Trajectory, stream_trajectories
-from memcollab_cli.runtime.base import Model
+from memcollab_cli.runtime.base import Model, runtime_facts
 from memcollab_cli.tasks import Task
 
 
@@ -67,10 +67,7 @@ class SolveSummary:
         self.turns += t.turns
         if fresh:  # speed figures describe this run only
             self.solved += 1
-            self.prompt_tokens += t.usage.prompt_tokens
-            self.cached_tokens += t.usage.cached_tokens
-            self.completion_tokens += t.usage.completion_tokens
-            self.model_seconds += t.usage.seconds
+            t.usage.add_to(self)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -143,11 +140,13 @@ def _solve_locked(model, tasks, out, params, arm, on_record, on_start) -> SolveS
         on_start(summary)
     model_info = {"name": model.name, "sha256": model.sha256}
     episodes = prepare_episodes(model, todo, params, arm, out, model_info)
+    facts = runtime_facts(model) if episodes else {}
     reset = getattr(model, "reset", None)
     if callable(reset):  # no prompt cache left over from another condition
         reset()
     for episode in run_episodes(model, episodes, params.parallel):
         trajectory = episode.finish()
+        trajectory.runtime = facts
         append_jsonl(out, trajectory.to_record())
         summary.add(trajectory, fresh=True)
         summary.wall_seconds = time.perf_counter() - started

@@ -55,3 +55,11 @@ class Model(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+def runtime_facts(model: Model) -> dict:
+    """`model.describe()` as a trajectory records it: engine facts only, without what the
+    record's `model` already says (name, sha256) or where this machine keeps the file (path)."""
+    describe = getattr(model, "describe", None)  # test doubles may leave it out
+    facts = describe() if callable(describe) else {}
+    return {k: v for k, v in facts.items() if k not in ("name", "sha256", "path")}
