@@ -1,8 +1,10 @@
-"""Shared fixtures: real small models for tests marked `@pytest.mark.model`.
+"""Shared fixtures: a home of its own for every test, and real small models for tests marked
+`@pytest.mark.model`.
 
 The cache directory is read once at import, before any test points MEMCOLLAB_HOME elsewhere,
 so the model fixtures always use (and, if needed, fill) the user's real model cache.
-Deselect the slow tests with `pytest -m "not model"`.
+Deselect the slow tests with `pytest -m "not model"`. MBPP is read from `MEMCOLLAB_MBPP` only
+(`make test` sets it); tests that need it skip without it.
 """
 
 from __future__ import annotations
@@ -15,6 +17,22 @@ from memcollab_cli import paths
 
 REAL_HOME = paths.home()
 TEST_MODEL = "smollm2-135m"
+
+
+@pytest.fixture(autouse=True)
+def own_home(tmp_path_factory, monkeypatch):
+    """Every test gets its own MEMCOLLAB_HOME, so nothing it writes there reaches the user's
+    cache. The real home's models and benchmark files are linked in one by one: a test reads
+    them, and a write (a pull, a hash sidecar) replaces the link by rename, never the file."""
+    home = tmp_path_factory.mktemp("home")
+    for sub in ("models", "data"):
+        (home / sub).mkdir()
+        real = REAL_HOME / sub
+        for f in sorted(real.iterdir()) if real.is_dir() else []:
+            if f.is_file():
+                (home / sub / f.name).symlink_to(f)
+    monkeypatch.setenv("MEMCOLLAB_HOME", str(home))
+    return home
 
 
 @pytest.fixture(scope="session")

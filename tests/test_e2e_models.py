@@ -18,8 +18,6 @@ from typer.testing import CliRunner
 
 from memcollab_cli.cli.main import app
 
-pytestmark = pytest.mark.model
-
 EASY = [("a", "What is 2 + 3?", "5"), ("b", "What is 10 minus 4?", "6"), ("c", "What is 3 times 3?", "9"),
         ("d", "What is 8 divided by 2?", "4")]
 
@@ -38,6 +36,7 @@ def invoke(*args):
     return result
 
 
+@pytest.mark.model
 def test_solve_writes_graded_trajectories(smollm2_path, tasks_file, tmp_path):
     out = tmp_path / "runs.jsonl"
     result = invoke("solve", "-m", smollm2_path, "-b", tasks_file, "-o", out, "--max-tokens", "48",
@@ -52,6 +51,7 @@ def test_solve_writes_graded_trajectories(smollm2_path, tasks_file, tmp_path):
     assert records[0]["model"]["sha256"] == "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
 
 
+@pytest.mark.model
 def test_solve_humaneval_runs_code_in_the_sandbox(smollm2_path, tmp_path):
     out = tmp_path / "he.jsonl"
     invoke("solve", "-m", smollm2_path, "-b", "humaneval", "--id", "HumanEval/0", "-o", out,
@@ -61,6 +61,7 @@ def test_solve_humaneval_runs_code_in_the_sandbox(smollm2_path, tmp_path):
                                                                        "no_answer"}
 
 
+@pytest.mark.model
 def test_a_killed_solve_resumes_with_nothing_lost_or_duplicated(smollm2_path, tasks_file, tmp_path):
     out = tmp_path / "runs.jsonl"
     cmd = [sys.executable, "-m", "memcollab_cli", "solve", "-m", str(smollm2_path), "-b", str(tasks_file),
@@ -79,6 +80,7 @@ def test_a_killed_solve_resumes_with_nothing_lost_or_duplicated(smollm2_path, ta
     assert sorted(ids) == ["a", "b", "c", "d"]
 
 
+@pytest.mark.model
 def test_distill_contrast_and_bank_commands(smollm2_path, tasks_file, tmp_path):
     bank = tmp_path / "bank.jsonl"
     # prefer-strong pairs every task of two different models, so the summarizer (smollm2, the
@@ -103,6 +105,7 @@ def test_distill_contrast_and_bank_commands(smollm2_path, tasks_file, tmp_path):
     assert json.loads(again.stdout)["resumed"] == 4
 
 
+@pytest.mark.model
 def test_eval_and_transfer_on_a_real_model(smollm2_path, tasks_file, tmp_path):
     bank = Path(__file__).parent / "data" / "tiny_bank.jsonl"
     outdir = tmp_path / "eval"
@@ -115,10 +118,12 @@ def test_eval_and_transfer_on_a_real_model(smollm2_path, tasks_file, tmp_path):
     md = invoke("transfer", "-m", smollm2_path, "-b", tasks_file, "--bank", f"tiny={bank}",
                 "--max-tokens", "32", "--max-turns", "1", "--n-ctx", "2048", "-o", outdir,
                 "--routing", "self", "--markdown")
-    assert "| none |" in md.stdout or "none" in md.stdout
+    header, rule, *rows = [line for line in md.stdout.splitlines() if line.startswith("|")]
+    assert header == "| model | none | tiny |"  # no memory first, the bank by its NAME
+    assert rule == "|---|---:|---:|" and len(rows) == 1  # one model, one row
 
 
-def test_grade_scores_existing_samples(tmp_path, tasks_file):
+def test_grade_scores_existing_samples(tmp_path, tasks_file):  # no model: grading only
     samples = tmp_path / "samples.jsonl"
     samples.write_text('{"task_id": "a", "completion": "so \\\\boxed{5}"}\n'
                        '{"task_id": "b", "completion": "7"}\n')
