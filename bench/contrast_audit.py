@@ -7,7 +7,8 @@ what was accepted, each rule counted on its own (pipeline/audit.py). Issue 9's b
     .venv/bin/python bench/contrast_audit.py before:cross=banks/collab-cross.work \
         before:same=banks/collab-same.work after:cross=runs/contrast-v2/cross after:same=runs/contrast-v2/same
 
-Rows whose names share a prefix before ":" are also summed into one row per prefix.
+Rows whose names share a prefix before ":" are also summed into one row per prefix. A rerun that
+has not finished is compared on its own pairs with `--only-pairs-in RERUN_WORKDIR`.
 """
 
 from __future__ import annotations
@@ -16,18 +17,21 @@ import argparse
 import json
 from pathlib import Path
 
-from memcollab_cli.pipeline.audit import audit_workdir, markdown, merged
+from memcollab_cli.pipeline.audit import audit_workdir, logged_pairs, markdown, merged
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="+", help="[NAME=]WORKDIR")
     parser.add_argument("--json", action="store_true", help="JSON instead of a Markdown table")
+    parser.add_argument("--only-pairs-in", type=Path, metavar="WORKDIR",
+                        help="audit only the pairs this run's contrast log holds (a partial rerun)")
     args = parser.parse_args()
+    only = logged_pairs(args.only_pairs_in) if args.only_pairs_in else None
     audits = []
     for spec in args.runs:
         name, _, path = spec.rpartition("=")
-        audits.append(audit_workdir(Path(path), name or path))
+        audits.append(audit_workdir(Path(path), name or path, only))
     groups: dict[str, list] = {}
     for a in audits:
         if ":" in a.name:

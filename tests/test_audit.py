@@ -2,7 +2,7 @@
 
 from memcollab_cli.jsonl import write_jsonl
 from memcollab_cli.memory.constraints import Constraint
-from memcollab_cli.pipeline.audit import audit_workdir, markdown, merged
+from memcollab_cli.pipeline.audit import audit_workdir, logged_pairs, markdown, merged
 
 
 def make_workdir(tmp_path):
@@ -32,3 +32,10 @@ def test_rates_over_proposals_and_kept_constraints(tmp_path):
     assert (d["pairs"], d["kept"], d["kept_per_pair"]) == (4, 2, 0.5)
     table = markdown([a])
     assert "| before | 2 | 1 | 2 | 1 | 0.50 | 50% / 100% |" in table
+
+
+def test_only_the_pairs_of_another_run(tmp_path):
+    work = make_workdir(tmp_path)
+    assert logged_pairs(work) == {("t1", "p1", "n1"), ("t2", "p2", "n2")}
+    a = audit_workdir(work, "x", only={("t2", "p2", "n2")})
+    assert (a.pairs, len(a.proposed)) == (1, 0)

@@ -61,13 +61,26 @@ class Audit:
                           for which in ("proposed", "kept")}}
 
 
-def audit_workdir(workdir: Path, name: str | None = None) -> Audit:
-    """Audit `workdir/constraints.jsonl` and its contrast log (or a constraints file's path)."""
+def _constraints_path(workdir: Path) -> Path:
     workdir = Path(workdir)
-    constraints_path = workdir / "constraints.jsonl" if workdir.is_dir() else workdir
+    return workdir / "constraints.jsonl" if workdir.is_dir() else workdir
+
+
+def logged_pairs(workdir: Path) -> set[tuple[str, str, str]]:
+    """(task_id, pos, neg) of every pair in a run's contrast log."""
+    return {(r["task_id"], r["pos"], r["neg"]) for _, r in stream_jsonl(log_path(_constraints_path(workdir)))}
+
+
+def audit_workdir(workdir: Path, name: str | None = None,
+                  only: set[tuple[str, str, str]] | None = None) -> Audit:
+    """Audit `workdir/constraints.jsonl` and its contrast log (or a constraints file's path);
+    `only` keeps the pairs of another run (a partial rerun compared on its own pairs)."""
+    constraints_path = _constraints_path(workdir)
     by_id = {c.id: c for c in read_constraints(constraints_path)} if constraints_path.exists() else {}
     audit = Audit(name or str(workdir))
     for _, line in stream_jsonl(log_path(constraints_path)):
+        if only is not None and (line["task_id"], line["pos"], line["neg"]) not in only:
+            continue
         audit.pairs += 1
         problem, benchmark = line["problem"], line["benchmark"]
         if not line["accepted"] and not line["rejected"]:
