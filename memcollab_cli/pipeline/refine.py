@@ -13,7 +13,7 @@ memory (one solve per category, subcategory and task): on CPU, qwen2.5-coder-0.5
 many GSM8K train tasks for a hand-written "enforce writing the answer neatly" entry as for the
 distilled ones, so beating no memory alone does not show that what an entry says helps. At 4
 tasks per entry the decision is also within batch noise: the same run at `--parallel 4` instead of
-1 changed 5 of 24 verdicts and 3 of 4 keep/drop decisions. Use many more tasks per entry (a sign
+1 changed 5 of 24 verdicts and 3 of 4 keep/drop decisions. Use many more tasks per entry (a one-sided sign
 test needs 5 wins and no loss for p < 0.05) before reading `evidence` as a measurement.
 
 Only training tasks may shape a bank: a test split is refused, and a source task whose problem
