@@ -8,12 +8,13 @@ from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 
 from memcollab_cli.errors import MemcollabError
+from memcollab_cli.jsonl import jsonl_stem
 
 
 def out_console() -> Console:
@@ -108,6 +109,61 @@ def open_model(spec: str, n_ctx: int, gpu_layers: int | None, chat_format: str |
                       n_threads=threads, parallel=parallel)
 
 
+# -- banks and trajectory files (eval, transfer) --------------------------------------------------
+
+EXIT_WORSE = 3  # --fail-if-worse: a bank scored below no memory
+
+
+def parse_bank(spec: str) -> tuple[str, Path]:
+    """`NAME=PATH` or a bare `PATH` (name = the file's stem) -> (name, path)."""
+    path = Path(spec).expanduser()
+    if "=" in spec and not path.is_file():
+        name, _, raw = spec.partition("=")
+        name, path = name.strip(), Path(raw.strip()).expanduser()
+        if not name:
+            raise typer.BadParameter(f"{spec!r} has an empty NAME; write NAME=PATH or just PATH")
+    else:
+        name = jsonl_stem(path)
+    if not path.is_file():
+        raise typer.BadParameter(f"{spec!r}: no bank file at {path}")
+    return name, path
+
+
+def parse_banks(specs: list[str] | None) -> dict[str, Path]:
+    """Every --bank, in order; a name used twice is an error."""
+    banks: dict[str, Path] = {}
+    for spec in specs or []:
+        name, path = parse_bank(spec)
+        if name in banks:
+            raise typer.BadParameter(f"bank name {name!r} is given twice; name them NAME=PATH")
+        banks[name] = path
+    return banks
+
+
+def _check_banks(specs: list[str] | None) -> list[str] | None:
+    parse_banks(specs)
+    return specs
+
+
+Banks = Annotated[list[str] | None, typer.Option(
+    "--bank", callback=_check_banks, show_default=False,
+    help="Memory bank as NAME=PATH, or PATH (name = file stem). Repeatable; each is a condition.")]
+Placebo = Annotated[bool, typer.Option(
+    "--placebo", help="Add a control per bank: as many entries drawn at random from it, ignoring "
+    "category.")]
+Runs = Annotated[list[Path] | None, typer.Argument(
+    help="Trajectory files, for --from-runs or --merge.", exists=True, dir_okay=False,
+    show_default=False, metavar="FILES")]
+FromRuns = Annotated[bool, typer.Option(
+    "--from-runs", help="Report from the trajectory FILES given as arguments; run no model.")]
+FailIfWorse = Annotated[bool, typer.Option(
+    "--fail-if-worse", help=f"Exit with status {EXIT_WORSE} when any bank's accuracy is below no "
+    "memory (paired, placebos excluded).")]
+Outdir = Annotated[Path, typer.Option(
+    "--outdir", "-o", file_okay=False,
+    help="Directory of trajectory files, one <model>.jsonl per model (resumes).")]
+
+
 # -- memory arms: routing, worked examples, the noise floor (solve, eval, transfer) ---------------
 
 ROUTINGS = ("self", "labeller", "nearest")  # as pipeline.routing.ROUTINGS (not imported: startup)
@@ -172,3 +228,26 @@ class Selection:
     def load(self):
         return load_tasks_from_options(self.benchmark, self.split, self.limit, list(self.ids),
                                        self.shard, self.mbpp_dir)
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """A running command's shared options as the values the pipeline takes."""
+
+    selection: Selection
+    engine: Engine
+    params: Any  # agent.SolveParams (imported when a command runs a model: startup time)
+
+
+def run_options(*, benchmark: str, split: str | None, limit: int | None, ids: list[str] | None,
+                shard: str | None, mbpp_dir: Path | None, n_ctx: int, gpu_layers: int | None,
+                chat_format: str | None, threads: int | None, parallel: int, max_turns: int,
+                max_tokens: int, seed: int, temperature: float = 0.0) -> RunOptions:
+    """The options solve, distill, eval and transfer share -> tasks, engine and solve settings."""
+    from memcollab_cli.agent import SolveParams
+
+    return RunOptions(
+        selection=Selection(benchmark, split, limit, tuple(ids or ()), shard, mbpp_dir),
+        engine=Engine(n_ctx, gpu_layers, chat_format, threads, parallel),
+        params=SolveParams(temperature=temperature, seed=seed, max_tokens=max_tokens,
+                           max_turns=max_turns, parallel=parallel))

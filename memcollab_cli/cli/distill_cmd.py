@@ -67,24 +67,23 @@ def distill(
 
       memcollab distill --strong qwen2.5-coder-1.5b --mode self -n 100 -o banks/self-qwen15.jsonl
     """
-    from memcollab_cli.agent import SolveParams
     from memcollab_cli.pipeline.distill import distill as run_distill
 
     with common.user_errors():
-        tasks = common.load_tasks_from_options(benchmark, split, limit, ids, shard, mbpp_dir)
-        params = SolveParams(seed=seed, max_tokens=max_tokens, max_turns=max_turns, parallel=parallel)
+        run = common.run_options(
+            benchmark=benchmark, split=split, limit=limit, ids=ids, shard=shard, mbpp_dir=mbpp_dir,
+            n_ctx=n_ctx, gpu_layers=gpu_layers, chat_format=chat_format, threads=threads,
+            parallel=parallel, max_turns=max_turns, max_tokens=max_tokens, seed=seed)
+        tasks = run.selection.load()
         with ExitStack() as models:
-            def opened(spec: str | None, n: int = 1):
-                if not spec:
-                    return None
-                return models.enter_context(closing(common.open_model(spec, n_ctx, gpu_layers, chat_format,
-                                                                      threads, n)))
+            def opened(spec: str | None):
+                return models.enter_context(closing(run.engine.open(spec))) if spec else None
 
-            summary = run_distill(opened(strong, parallel), opened(weak if mode == "collab" else None, parallel),
-                                  tasks, out, mode=mode, policy=policy, k=k, threshold=threshold, params=params,
-                                  workdir=workdir, runs_dir=runs_dir, taxonomy=taxonomy,
-                                  summarizer=opened(summarizer, parallel), localize=localize,
-                                  report=stage_progress)
+            summary = run_distill(opened(strong), opened(weak if mode == "collab" else None),
+                                  tasks, out, mode=mode, policy=policy, k=k, threshold=threshold,
+                                  params=run.params, workdir=workdir, runs_dir=runs_dir,
+                                  taxonomy=taxonomy, summarizer=opened(summarizer),
+                                  localize=localize, report=stage_progress)
     s = summary.to_dict()
     if json_:
         common.print_json(s)

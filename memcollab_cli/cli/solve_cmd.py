@@ -61,23 +61,24 @@ def solve(
       memcollab solve -m qwen2.5-coder-0.5b -b gsm8k -n 50 -o runs/ex.jsonl \\
           --examples banks/runs/qwen2.5-coder-1.5b.jsonl
     """
-    from memcollab_cli.agent import SolveParams
     from memcollab_cli.pipeline.arms import Arm
     from memcollab_cli.pipeline.solve import solve as run_solve
 
     if examples and bank is not None:
         raise typer.BadParameter("give --bank or --examples, not both", param_hint="'--examples'")
-    engine = common.Engine(n_ctx, gpu_layers, chat_format, threads, parallel)
+    run = common.run_options(
+        benchmark=benchmark, split=split, limit=limit, ids=ids, shard=shard, mbpp_dir=mbpp_dir,
+        n_ctx=n_ctx, gpu_layers=gpu_layers, chat_format=chat_format, threads=threads,
+        parallel=parallel, max_turns=max_turns, max_tokens=max_tokens, seed=seed,
+        temperature=temperature)
     arm = Arm(bank=bank, placebo=placebo, top_p=top_p, model_filter=model_filter, routing=routing,
               labeller=labeller or "", examples=tuple(examples or ()),
-              open_model=engine.open_labeller)
+              open_model=run.engine.open_labeller)
     with common.user_errors():
-        tasks = common.load_tasks_from_options(benchmark, split, limit, ids, shard, mbpp_dir)
-        params = SolveParams(temperature=temperature, seed=seed, max_tokens=max_tokens,
-                             max_turns=max_turns, parallel=parallel)
-        with closing(engine.open(model)) as solver, \
+        tasks = run.selection.load()
+        with closing(run.engine.open(model)) as solver, \
                 stage_progress(f"{solver.name} · {benchmark}", len(tasks)) as advance:
-            summary = run_solve(solver, tasks, out, params=params, arm=arm,
+            summary = run_solve(solver, tasks, out, params=run.params, arm=arm,
                                 on_record=lambda t, s: advance(solve_stats(s)),
                                 on_start=lambda s: advance(solve_stats(s), n=s.skipped))
     render_summary(summary.to_dict(), json_)

@@ -10,19 +10,12 @@ import typer
 
 from memcollab_cli.cli import common
 from memcollab_cli.cli.common import DEFAULT_ROUTING
-from memcollab_cli.cli.eval_cmd import (
-    Banks,
-    FailIfWorse,
-    FromRuns,
-    Outdir,
-    Placebo,
-    Runs,
+from memcollab_cli.cli.comparison import (
     arm_settings,
     check_mode,
     condition_progress,
     fail_if_worse,
-    parse_banks,
-    report_selection,
+    results_from_files,
 )
 
 
@@ -33,21 +26,21 @@ def transfer(
     benchmark: Annotated[str | None, typer.Option(
         "--benchmark", "-b", show_default=False,
         help="gsm8k, math500, humaneval, mbpp, mbpp-sanitized, or a tasks .jsonl path.")] = None,
-    runs: Runs = None,
-    bank: Banks = None,
-    placebo: Placebo = False,
+    runs: common.Runs = None,
+    bank: common.Banks = None,
+    placebo: common.Placebo = False,
     split: common.Split = None,
     limit: common.Limit = None,
     ids: common.Ids = None,
     shard: common.Shard = None,
-    outdir: Outdir = Path("runs/transfer"),
-    from_runs: FromRuns = False,
+    outdir: common.Outdir = Path("runs/transfer"),
+    from_runs: common.FromRuns = False,
     markdown: Annotated[bool, typer.Option(
         "--markdown", help="Print a GitHub Markdown table (for READMEs and papers).")] = False,
     png: Annotated[Path | None, typer.Option(
         "--png", dir_okay=False, show_default=False,
         help="Also write a heatmap of the differences from no memory (needs matplotlib).")] = None,
-    fail_if_worse_: FailIfWorse = False,
+    fail_if_worse_: common.FailIfWorse = False,
     top_p: common.TopP = 3,
     model_filter: common.ModelFilter = False,
     routing: common.Routing = DEFAULT_ROUTING,
@@ -94,29 +87,25 @@ def transfer(
       memcollab transfer --from-runs runs/s0/*.jsonl runs/s1/*.jsonl --json
     """
     from memcollab_cli.pipeline import report
-    from memcollab_cli.pipeline.evaluate import results_from_runs
 
     check_mode(model or [], benchmark, runs, from_runs, False)
     if markdown and json_:
         raise typer.BadParameter("choose one of --markdown and --json", param_hint="'--markdown'")
-    banks = parse_banks(bank)
+    banks = common.parse_banks(bank)
     with common.user_errors():
         if runs:
-            tasks = (common.load_tasks_from_options(benchmark, split, limit, ids, shard, mbpp_dir)
-                     if benchmark else None)
-            conditions, labels = report_selection(banks, placebo, examples, noise_floor)
-            result = results_from_runs(list(runs), models=model or None, conditions=conditions,
-                                       labels=labels, tasks=tasks)
-        else:
-            from memcollab_cli.agent import SolveParams
-
-            engine = common.Engine(n_ctx, gpu_layers, chat_format, threads, parallel)
-            settings = arm_settings(placebo, top_p, model_filter, routing, labeller, examples,
-                                    noise_floor, engine)
-            params = SolveParams(temperature=temperature, seed=seed, max_tokens=max_tokens,
-                                 max_turns=max_turns, parallel=parallel)
             selection = common.Selection(benchmark, split, limit, tuple(ids or ()), shard, mbpp_dir)
-            result = _run(model, selection, banks, outdir, params, engine, settings)
+            result = results_from_files(list(runs), model or None, banks, selection, placebo,
+                                        examples, noise_floor)
+        else:
+            run = common.run_options(
+                benchmark=benchmark, split=split, limit=limit, ids=ids, shard=shard,
+                mbpp_dir=mbpp_dir, n_ctx=n_ctx, gpu_layers=gpu_layers, chat_format=chat_format,
+                threads=threads, parallel=parallel, max_turns=max_turns, max_tokens=max_tokens,
+                seed=seed, temperature=temperature)
+            settings = arm_settings(placebo, top_p, model_filter, routing, labeller, examples,
+                                    noise_floor, run.engine)
+            result = _run(model, banks, outdir, run, settings)
         if png is not None:
             report.heatmap_png(result, png)
             common.err_console().print(f"Wrote heatmap to {png}", markup=False)
@@ -134,13 +123,12 @@ def transfer(
         fail_if_worse(result)
 
 
-def _run(models: list[str], selection: common.Selection, banks: dict, outdir: Path, params,
-         engine: common.Engine, settings):
+def _run(models: list[str], banks: dict, outdir: Path, run: common.RunOptions, settings):
     from memcollab_cli.cli.progress import stage_progress
     from memcollab_cli.pipeline.evaluate import plan_conditions
     from memcollab_cli.pipeline.transfer import transfer as run_transfer
 
-    tasks = selection.load()
+    tasks = run.selection.load()
     total = len(tasks) * len(plan_conditions(banks, settings=settings))
     state, on_condition, on_record = condition_progress()
     displays = ExitStack()  # one progress bar per model
@@ -150,15 +138,15 @@ def _run(models: list[str], selection: common.Selection, banks: dict, outdir: Pa
         # it loads, which would garble a running Rich display.
         displays.close()
         state["advance"] = None
-        return engine.open(spec)
+        return run.engine.open(spec)
 
     def on_model(solver) -> None:
         state["advance"] = displays.enter_context(
-            stage_progress(f"{solver.name} · {selection.benchmark}", total))
+            stage_progress(f"{solver.name} · {run.selection.benchmark}", total))
 
     try:
         return run_transfer(models, tasks, outdir, banks, load=load, settings=settings,
-                            params=params, on_model=on_model, on_condition=on_condition,
+                            params=run.params, on_model=on_model, on_condition=on_condition,
                             on_record=on_record)
     finally:
         displays.close()
