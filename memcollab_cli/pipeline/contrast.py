@@ -7,7 +7,7 @@ schema (zero when there is no lesson that transfers). Where the benchmark has a 
 first prompt also says where B departs from it (`localize`, see localize.py). Constraints that
 still break the rules (too long, quoting the task's numbers, answer or objects, code, mirror
 images, empty generalities, notes about the problem) are rejected and counted, never written to
-the bank.
+the bank (review.py).
 
 Outputs, both appended one finished pair at a time so a run resumes:
 - `constraints.jsonl`: one line per accepted constraint, with provenance;
@@ -22,7 +22,6 @@ correct trajectories summarized alone, in one turn.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,15 +30,10 @@ from pathlib import Path
 from memcollab_cli import prompts
 from memcollab_cli.errors import DataError
 from memcollab_cli.jsonl import append_jsonl, repair_tail, sha256_text, stream_jsonl, write_jsonl
-from memcollab_cli.memory import (
-    Constraint,
-    clean_constraint,
-    constraint_schema,
-    make_pairs,
-    validate_constraint,
-)
+from memcollab_cli.memory import constraint_schema, make_pairs
 from memcollab_cli.memory.constraints import problem_words
 from memcollab_cli.pipeline.localize import Hint, locate, reference_task
+from memcollab_cli.pipeline.review import Reviewer, parse_reply
 from memcollab_cli.pipeline.transcript import attempt_text, task_text
 from memcollab_cli.pipeline.vocabulary import benchmark_vocabulary
 from memcollab_cli.records import read_trajectories
@@ -47,7 +41,6 @@ from memcollab_cli.runtime.base import Model, Request
 
 ANALYSIS_TOKENS = 200  # the free-text turn: five short sentences, bounded so it cannot ramble on
 SUMMARY_TOKENS = 400
-FIELDS = ("when", "enforce", "avoid")
 
 
 @dataclass
@@ -85,7 +78,9 @@ class _Prompts:
 
 
 @dataclass
-class _Job:
+class Job:
+    """One pair (or one success, for the baseline) to summarize, with its rendered prompts."""
+
     task_id: str
     benchmark: str
     pos: dict
@@ -93,6 +88,37 @@ class _Job:
     analysis: str | None  # the first turn's prompt, or None for a single turn
     answer: str  # the JSON turn's prompt
     hint: Hint | None = None
+
+    @property
+    def localize(self) -> str:
+        return self.hint.kind if self.hint else ""
+
+    def key(self, summarizer: str, prompt: str) -> tuple:
+        """What makes a pair done: as `_done_pairs` reads it back from the log."""
+        return (self.task_id, self.pos["id"], self.neg["id"] if self.neg else "", summarizer,
+                prompt, self.localize)
+
+    def conversation(self, analysis: str | None) -> list[dict]:
+        """The JSON turn's messages, after the analysis turn's reply when there is one."""
+        if self.analysis is None:
+            return [{"role": "user", "content": self.answer}]
+        return [{"role": "user", "content": self.analysis},
+                {"role": "assistant", "content": analysis or ""},
+                {"role": "user", "content": self.answer}]
+
+
+@dataclass(frozen=True)
+class _Session:
+    """One summarizing run: who summarizes, with which prompts and K, into which files."""
+
+    summarizer: Model
+    turns: _Prompts
+    out: Path
+    k: int
+
+    @property
+    def log(self) -> Path:
+        return log_path(self.out)
 
 
 def log_path(out: Path) -> Path:
@@ -128,10 +154,10 @@ def contrast(run_paths: list[Path], summarizer: Model, out: Path, *, strong: str
         hint = locate(reference_task(p.neg), p.neg) if localize else None
         summary.localized += hint is not None
         words = problem_words(task_text(p.pos), benchmark_vocabulary(p.benchmark))
-        jobs.append(_Job(p.task_id, p.benchmark, p.pos, p.neg, turns.analysis.render(
+        jobs.append(Job(p.task_id, p.benchmark, p.pos, p.neg, turns.analysis.render(
             problem=task_text(p.pos), preferred=attempt_text(p.pos), unpreferred=attempt_text(p.neg),
             hint=hint_block(hint)), turns.answer.render(k=k, problem_words=", ".join(words) or "-"), hint))
-    _summarize(jobs, summarizer, turns, out, k, summary, on_pair, parallel)
+    _summarize(jobs, _Session(summarizer, turns, Path(out), k), summary, on_pair, parallel)
     return summary
 
 
@@ -144,20 +170,20 @@ def summarize_successes(run_path: Path, summarizer: Model, out: Path, *, k: int 
     if on_start:
         on_start(summary)
     template = prompts.load("summarize_success")
-    jobs = [_Job(r["task_id"], r["benchmark"], r, None, None, template.render(
+    jobs = [Job(r["task_id"], r["benchmark"], r, None, None, template.render(
         problem=task_text(r), preferred=attempt_text(r), k=k)) for r in records]
-    _summarize(jobs, summarizer, _Prompts(None, template), out, k, summary, on_pair)
+    _summarize(jobs, _Session(summarizer, _Prompts(None, template), Path(out), k), summary, on_pair)
     return summary
 
 
-def _summarize(jobs: list[_Job], summarizer: Model, turns: _Prompts, out: Path, k: int,
-               summary: ContrastSummary, on_pair, parallel: int = 1) -> None:
-    out, log = Path(out), log_path(Path(out))
-    summary.dropped_unlogged = _drop_unlogged(out, log)
-    done = _done_pairs(log)
+def _summarize(jobs: list[Job], session: _Session, summary: ContrastSummary, on_pair,
+               parallel: int = 1) -> None:
+    summarizer, turns = session.summarizer, session.turns
+    summary.dropped_unlogged = _drop_unlogged(session.out, session.log)
+    done = _done_pairs(session.log)
     todo = []
     for job in jobs:
-        if _key(job, summarizer.name, turns.hash) in done:
+        if job.key(summarizer.name, turns.hash) in done:
             summary.resumed += 1
             if on_pair:
                 on_pair(summary)
@@ -175,86 +201,56 @@ def _summarize(jobs: list[_Job], summarizer: Model, turns: _Prompts, out: Path, 
                 messages=[{"role": "user", "content": job.analysis}], max_tokens=ANALYSIS_TOKENS,
                 temperature=0.0, seed=42) for job in batch])]
         replies = [c.text for c in summarizer.complete_many([Request(
-            messages=_conversation(job, analysis), max_tokens=SUMMARY_TOKENS, temperature=0.0,
-            seed=42, json_schema=constraint_schema(k)) for job, analysis in zip(batch, analyses, strict=True)])]
+            messages=job.conversation(analysis), max_tokens=SUMMARY_TOKENS, temperature=0.0,
+            seed=42, json_schema=constraint_schema(session.k))
+            for job, analysis in zip(batch, analyses, strict=True)])]
         for job, analysis, reply in zip(batch, analyses, replies, strict=True):
-            _record(job, analysis, reply, summarizer.name, turns, out, log, k, summary, rejected)
+            _record(job, analysis, reply, session, summary, rejected)
             if on_pair:
                 on_pair(summary)
 
 
-def _conversation(job: _Job, analysis: str | None) -> list[dict]:
-    if job.analysis is None:
-        return [{"role": "user", "content": job.answer}]
-    return [{"role": "user", "content": job.analysis}, {"role": "assistant", "content": analysis or ""},
-            {"role": "user", "content": job.answer}]
-
-
-def _record(job: _Job, analysis: str | None, reply: str, summarizer: str, turns: _Prompts, out: Path,
-            log: Path, k: int, summary: ContrastSummary, rejected: Counter) -> None:
-    """Check one pair's proposals, append the accepted constraints, then the pair's log line."""
+def _reviewer(job: Job, session: _Session) -> Reviewer:
     pos, neg = job.pos, job.neg
-    localize = job.hint.kind if job.hint else ""
-    proposals = _parse(reply)
+    provenance = dict(task_id=job.task_id, benchmark=job.benchmark,
+                      summarizer=session.summarizer.name, prompt=session.turns.hash,
+                      localize=job.localize,
+                      pos={"model": pos["model"]["name"], "record": pos["id"]},
+                      neg={"model": neg["model"]["name"], "record": neg["id"]} if neg else
+                      {"model": "", "record": ""})
+    return Reviewer(problem=task_text(pos), answer=pos.get("answer", ""),
+                    prompt_text=session.turns.text,
+                    vocabulary=benchmark_vocabulary(job.benchmark),
+                    reference=job.hint.values if job.hint else "", provenance=provenance)
+
+
+def _record(job: Job, analysis: str | None, reply: str, session: _Session,
+            summary: ContrastSummary, rejected: Counter) -> None:
+    """Review one pair's proposals, append the accepted constraints, then the pair's log line."""
+    proposals = parse_reply(reply)
     if proposals is None:
         rejected["unparseable reply"] += 1
         proposals = []
     elif not proposals:
         summary.no_lesson += 1
-    provenance = dict(task_id=job.task_id, benchmark=job.benchmark, summarizer=summarizer,
-                      prompt=turns.hash, localize=localize,
-                      pos={"model": pos["model"]["name"], "record": pos["id"]},
-                      neg={"model": neg["model"]["name"], "record": neg["id"]} if neg else
-                      {"model": "", "record": ""})
-    accepted, rejections = [], []
-    for raw in proposals[:k]:
-        summary.proposed += 1
-        if not all(isinstance(raw.get(f), str) for f in FIELDS):
-            reason = "malformed constraint (each of when, enforce, avoid must be text)"
-            constraint = None
-        else:
-            when, enforce, avoid = clean_constraint(*(raw[f] for f in FIELDS))
-            reason = validate_constraint(when, enforce, avoid, task_text(pos), pos.get("answer", ""),
-                                         prompt_examples=turns.text,
-                                         common_words=benchmark_vocabulary(job.benchmark),
-                                         reference=job.hint.values if job.hint else "")
-            constraint = Constraint(when=when, enforce=enforce, avoid=avoid, **provenance)
-            if not reason and any(c.id == constraint.id for c in accepted):
-                reason = "repeats another constraint of the reply"
-        if reason:
-            rejected[reason.split(" (")[0]] += 1  # by rule; the log keeps the details
-            rejections.append({**raw, "reason": reason})
-        else:
-            accepted.append(constraint)
+    proposals = proposals[:session.k]
+    summary.proposed += len(proposals)
+    accepted, rejections = _reviewer(job, session).review_all(proposals)
+    for r in rejections:
+        rejected[r.rule] += 1  # by rule; the log keeps the details
     for c in accepted:
-        append_jsonl(out, c.to_dict())
+        append_jsonl(session.out, c.to_dict())
     # The log line goes last: a pair counts as done only once its constraints are on disk.
-    line = {"task_id": job.task_id, "benchmark": job.benchmark, "pos": pos["id"],
-            "neg": neg["id"] if neg else "", "problem": task_text(pos), "summarizer": summarizer,
-            "prompt": turns.hash, "reply": reply, "accepted": [c.id for c in accepted],
-            "rejected": rejections}
+    line = {"task_id": job.task_id, "benchmark": job.benchmark, "pos": job.pos["id"],
+            "neg": job.neg["id"] if job.neg else "", "problem": task_text(job.pos),
+            "summarizer": session.summarizer.name, "prompt": session.turns.hash, "reply": reply,
+            "accepted": [c.id for c in accepted], "rejected": [r.to_dict() for r in rejections]}
     if analysis is not None:
-        line.update(analysis=analysis, localize=localize, hint=job.hint.text if job.hint else "")
-    append_jsonl(log, line)
+        line.update(analysis=analysis, localize=job.localize,
+                    hint=job.hint.text if job.hint else "")
+    append_jsonl(session.log, line)
     summary.accepted += len(accepted)
     summary.rejected = dict(rejected)
-
-
-def _parse(reply: str) -> list[dict] | None:
-    """The reply's constraint objects; None when the reply is not `{"constraints": [...]}`."""
-    try:
-        data = json.loads(reply)
-    except (json.JSONDecodeError, RecursionError):
-        return None
-    items = data.get("constraints") if isinstance(data, dict) else None
-    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
-        return None
-    return items
-
-
-def _key(job: _Job, summarizer: str, prompt: str) -> tuple:
-    return (job.task_id, job.pos["id"], job.neg["id"] if job.neg else "", summarizer, prompt,
-            job.hint.kind if job.hint else "")
 
 
 def _done_pairs(log: Path) -> set[tuple]:
