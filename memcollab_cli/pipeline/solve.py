@@ -81,7 +81,8 @@ class SolveSummary:
 RESUME_HINT = "this --out file holds other records; write to a new --out"
 
 
-def done_task_ids(out: Path, model_name: str, condition: str, params: dict) -> dict[str, Trajectory]:
+def finished_trajectories(out: Path, model_name: str, condition: str,
+                          params: dict) -> dict[str, Trajectory]:
     """Records already finished for this model and condition, by task id.
 
     Every line must be a trajectory record (a foreign line is an error naming it, not a
@@ -128,7 +129,7 @@ def _solve_locked(model, tasks, out, params, arm, on_record, on_start) -> SolveS
     cond = arm.condition
     summary = SolveSummary(model=model.name, benchmark=benchmark, condition=cond, tasks=len(tasks))
     domain = tasks[0].domain if tasks else "math"
-    done = done_task_ids(out, model.name, cond, params.to_dict(solve_prompt_hash(domain)))
+    done = finished_trajectories(out, model.name, cond, params.to_dict(solve_prompt_hash(domain)))
     _check_routing(out, cond, done, arm)
     todo = [t for t in schedule(tasks, arm, params.parallel) if t.id not in done]
     for t in tasks:
