@@ -19,8 +19,9 @@ from pathlib import Path
 from memcollab_cli.errors import DataError
 from memcollab_cli.jsonl import stream_jsonl, write_jsonl
 from memcollab_cli.tasks.base import Task, Verdict
-from memcollab_cli.tasks.codecheck import DEFAULT_TIMEOUT, check_code, extract_code, verify
+from memcollab_cli.tasks.codecheck import DEFAULT_TIMEOUT, check_code, extract_code
 from memcollab_cli.tasks.data import load_tasks
+from memcollab_cli.tasks.verify import verify
 
 
 def grade_completion(task: Task, completion: str, timeout: float = DEFAULT_TIMEOUT) -> Verdict:

@@ -7,12 +7,12 @@ from memcollab_cli.tasks.codecheck import (
     check_code,
     extract_code,
     run_public_tests,
-    verify,
 )
 from memcollab_cli.tasks.data import BENCHMARKS, Benchmark, load_tasks, pull_data
 from memcollab_cli.tasks.execution import ExecResult, isolation, run_python, run_tests
 from memcollab_cli.tasks.mathcheck import check_math, extract_answer
 from memcollab_cli.tasks.mbpp import mbpp_directory
+from memcollab_cli.tasks.verify import verify
 
 __all__ = [
     "BENCHMARKS",

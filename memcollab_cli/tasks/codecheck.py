@@ -8,8 +8,8 @@ Programs are built the way each benchmark's own harness builds them:
 
 The solution runs as `main.py`; setup and tests reach the sandbox's harness by a descriptor, never
 a file (`execution.run_tests`), and a pass needs the harness's completion marker, not just exit 0.
-`verify` is the one grader for both domains. What it leaves out: pass@k over several samples and
-per-assert partial credit (a program passes all its tests or fails).
+What grading leaves out: pass@k over several samples and per-assert partial credit (a program
+passes all its tests or fails). `verify` (verify.py) grades a final answer of either domain.
 """
 
 from __future__ import annotations
@@ -21,10 +21,8 @@ from dataclasses import dataclass
 
 from memcollab_cli.tasks.base import Task, Verdict
 from memcollab_cli.tasks.execution import ExecResult, run_tests
-from memcollab_cli.tasks.mathcheck import check_math, extract_answer
 
 DEFAULT_TIMEOUT = 10.0  # seconds per program; MBPP task 123 alone needs about 4
-_BARE_ANSWER_CHARS = 100  # longer unmarked text is a reply that never stated its answer
 
 _FENCE = re.compile(r"```[ \t]*([\w+-]*)[^\n]*\n(.*?)(?:```|\Z)", re.DOTALL)
 
@@ -161,24 +159,3 @@ def run_public_tests(task: Task, code: str, *, timeout: float = DEFAULT_TIMEOUT)
     result = run_tests(solution, task.public_tests, setup=task.setup_code, timeout=timeout)
     message = "" if result.completed else failure_message(result)
     return TestRun(**vars(result), message=message)
-
-
-def verify(task: Task, answer_text: str | None, *, timeout: float = DEFAULT_TIMEOUT) -> Verdict:
-    """Grade a final answer for `task`: a whole reply, or the answer or code already extracted.
-
-    Math: the answer marker's content (see extract_answer); text without a marker counts only
-    when it is one short line (a bare answer such as "18"). Code: the extracted program, else the
-    text itself (a bare program or a HumanEval function body).
-    """
-    text = (answer_text or "").strip()
-    if task.domain == "math":
-        answer = extract_answer(text)
-        if answer is None and text and "\n" not in text and len(text) <= _BARE_ANSWER_CHARS:
-            answer = text
-        if answer is None:
-            return Verdict(False, "no_answer", "no final answer found")
-        return check_math(task.answer, answer)
-    if task.domain == "code":
-        code = extract_code(answer_text) or (answer_text if text else None)
-        return check_code(task, code, timeout=timeout)
-    raise ValueError(f"task {task.id} has unknown domain {task.domain!r}")
