@@ -93,14 +93,6 @@ Parallel = Annotated[int, typer.Option("--parallel", "-p", min=1,
                                        help="Tasks in flight at once, decoded as one batch.")]
 
 
-def load_tasks_from_options(benchmark: str, split: str | None, limit: int | None,
-                            ids: list[str] | None, shard: str | None, mbpp_dir: Path | None):
-    from memcollab_cli.tasks import load_tasks
-
-    return load_tasks(benchmark, split=split, limit=limit, ids=ids or None, shard=shard,
-                      mbpp_dir=mbpp_dir)
-
-
 def open_model(spec: str, n_ctx: int, gpu_layers: int | None, chat_format: str | None,
                threads: int | None, parallel: int = 1):
     from memcollab_cli.runtime import load_model
@@ -226,8 +218,10 @@ class Selection:
     mbpp_dir: Path | None = None
 
     def load(self):
-        return load_tasks_from_options(self.benchmark, self.split, self.limit, list(self.ids),
-                                       self.shard, self.mbpp_dir)
+        from memcollab_cli.tasks import load_tasks
+
+        return load_tasks(self.benchmark, split=self.split, limit=self.limit,
+                          ids=list(self.ids) or None, shard=self.shard, mbpp_dir=self.mbpp_dir)
 
 
 @dataclass(frozen=True)
