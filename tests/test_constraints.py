@@ -71,6 +71,11 @@ def test_copies_of_the_prompt_examples_and_repetition_are_rejected():
                                GOOD[2], TASK, "72", prompt_examples=examples) == "copies the prompt's examples"
     assert validate_constraint(GOOD[0], "checking the units", "Checking the units.", TASK, "72") == \
         "repeats itself"
+    # A short field lifted whole from the prompt (seen from qwen2.5-coder-1.5b).
+    prompt = '"avoid": the faulty reasoning itself, in its own words'
+    assert validate_constraint(GOOD[0], GOOD[1], "the faulty reasoning itself", TASK, "72",
+                               prompt_examples=prompt) == "copies the prompt's examples"
+    assert validate_constraint(GOOD[0], GOOD[1], "faulty words", TASK, "72", prompt_examples=prompt) is None
 
 
 def test_sentence_words_and_general_terms_are_not_names():

@@ -229,7 +229,8 @@ def validate_constraint(when: str, enforce: str, avoid: str, task_text: str,
       vocabulary, see `common_vocabulary`), a word of the task that few other tasks use;
     - "copies the task's wording": five words in a row from the task text;
     - "copies the prompt's examples": five words in a row from `prompt_examples`, the style
-      examples the summarizer was shown (small models paste them back);
+      examples the summarizer was shown (small models paste them back), or a whole field of two
+      words or more that is a phrase of it;
     - "repeats itself": two fields that say the same thing;
     - "mirror image": "avoid" is "enforce" with its polarity flipped ("considering the total" /
       "not considering the total");
@@ -272,7 +273,7 @@ def validate_constraint(when: str, enforce: str, avoid: str, task_text: str,
         return f"names the task's objects ({', '.join(objects)})"
     if _ngrams(task_text) & _ngrams(joined):
         return "copies the task's wording"
-    if prompt_examples and _ngrams(prompt_examples) & _ngrams(joined):
+    if prompt_examples and (_ngrams(prompt_examples) & _ngrams(joined) or _field_in(values, prompt_examples)):
         return "copies the prompt's examples"
     fields = [" ".join(_words(v)) for v in values.values()]
     if len(set(fields)) < len(fields):
@@ -284,6 +285,12 @@ def validate_constraint(when: str, enforce: str, avoid: str, task_text: str,
     if empty := empty_field(values):
         return f"empty generality ({empty!r})"
     return None
+
+
+def _field_in(values: dict[str, str], text: str) -> bool:
+    """A field of two words or more that is a phrase of `text` ("the faulty reasoning itself")."""
+    haystack = f" {' '.join(_words(text))} "
+    return any(len(_words(v)) >= 2 and f" {' '.join(_words(v))} " in haystack for v in values.values())
 
 
 def _words(text: str) -> list[str]:
