@@ -166,7 +166,7 @@ def test_sampling_above_zero_is_seeded(smollm2_path):
 def test_one_argmax_maps_each_greedy_row_back_to_its_sequence():
     # llama_get_logits holds one row per token that asked for logits, in batch order; a sampled
     # sequence's row sits among them and must not shift the greedy ones
-    from memcollab_cli.runtime.batched import _Seq
+    from memcollab_cli.runtime._batch_state import Seq
 
     rows = (ctypes.c_float * 12)(0, 0, 9, 0,  7, 0, 0, 0,  0, 0, 0, 5)  # argmax 2, 0, 3
 
@@ -176,7 +176,7 @@ def test_one_argmax_maps_each_greedy_row_back_to_its_sequence():
 
     engine = object.__new__(BatchedLlamaModel)
     engine._llama_cpp, engine._ctx, engine._n_vocab = Logits(), None, 4
-    seqs = [_Seq(ticket=t, request=None, prompt=[], stops=[], max_tokens=1, submitted=0.0)
+    seqs = [Seq(ticket=t, request=None, prompt=[], stops=[], max_tokens=1, submitted=0.0)
             for t in range(4)]
     seqs[0].logit_row, seqs[1].logit_row, seqs[2].logit_row = 9, 3, 5  # seqs[3] reads its prompt
     seqs[2].sampler = object()

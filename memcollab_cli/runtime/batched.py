@@ -2,15 +2,13 @@
 
 `BatchedLlamaModel` runs up to `parallel` sequences at once through llama-cpp-python's low-level
 API (`llama_batch` + `llama_decode`), one KV stream per sequence (`kv_unified=False`) and flash
-attention on: the combination that measured 1.44-1.66x aggregate tokens/s at 8 sequences for
-qwen2.5-coder-0.5b on a 2-core CPU (`shared/research/throughput.md`). On a GPU build the same
-code offloads and gains more.
+attention on: the combination that measured fastest at 8 sequences for qwen2.5-coder-0.5b on a
+2-core CPU (`bench/README.md` has the figures). On a GPU build the same code offloads.
 
 How a step works (continuous batching, no lockstep rounds):
 
-- `submit(request)` formats the chat prompt exactly as `LlamaModel` does (we call the model's own
-  llama-cpp-python chat handler with a stand-in `Llama` that records the prompt tokens and stop
-  strings instead of generating), queues it and returns a ticket.
+- `submit(request)` formats the chat prompt exactly as `LlamaModel` does (`_chat_prompt`), queues
+  it and returns a ticket.
 - `step()` admits queued requests into free slots in ticket order, then calls `llama_decode` on one
   batch holding one token for every generating sequence plus the prompt tokens of newly admitted
   ones (chunked to `n_batch`), picks the next token of each (argmax at temperature 0, a seeded
@@ -42,67 +40,13 @@ import ctypes
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from memcollab_cli.errors import ModelError
+from memcollab_cli.runtime._batch_state import Seq, Slot
+from memcollab_cli.runtime._chat_prompt import chat_prompt
 from memcollab_cli.runtime.base import Completion, Request
 from memcollab_cli.runtime.llama import LlamaModel, _lcp
-
-
-class _Captured(Exception):
-    """Raised by the stand-in Llama once the chat handler has formatted the prompt."""
-
-
-class _PromptCapture:
-    """A stand-in for `llama_cpp.Llama` handed to a chat handler: records, never generates.
-
-    llama-cpp-python's chat handlers format the messages, tokenize the prompt with the real model
-    and then call `llama.create_completion(prompt=tokens, stop=[...])`. Catching that call gives
-    exactly the tokens and stop strings the sequential engine would have used.
-    """
-
-    def __init__(self, llm):
-        self._llm = llm
-        self.prompt: list[int] = []
-        self.stop: list[str] = []
-        self.stopping_criteria = None
-
-    def __getattr__(self, name):
-        return getattr(self._llm, name)
-
-    def create_completion(self, *, prompt, stop=None, stopping_criteria=None, **_):
-        self.prompt = list(prompt)
-        self.stop = [] if stop is None else [stop] if isinstance(stop, str) else list(stop)
-        self.stopping_criteria = stopping_criteria
-        raise _Captured
-
-
-@dataclass
-class _Seq:
-    """One request in flight."""
-
-    ticket: int
-    request: Request
-    prompt: list[int]
-    stops: list[bytes]
-    max_tokens: int
-    submitted: float
-    slot: int = -1
-    cached: int = 0
-    todo: list[int] = field(default_factory=list)  # prompt tokens not yet evaluated
-    out: list[int] = field(default_factory=list)  # generated tokens (no end-of-generation token)
-    pos: int = 0  # position of the next token fed
-    logit_row: int = -1  # index in this step's batch whose logits sample the next token
-    text: bytearray = field(default_factory=bytearray)  # `out` as bytes, kept for stop strings
-    sampler: object = None  # llama_sampler_p for temperature > 0
-    admitted: float = 0.0
-
-
-@dataclass
-class _Slot:
-    kv: list[int] = field(default_factory=list)  # tokens whose KV sits at positions 0..len-1
-    seq: _Seq | None = None
 
 
 class BatchedLlamaModel:
@@ -131,8 +75,8 @@ class BatchedLlamaModel:
         self._lock = threading.RLock()
         self._ctx = None
         self._batch = None
-        self._slots: list[_Slot] = []
-        self._queue: deque[_Seq] = deque()
+        self._slots: list[Slot] = []
+        self._queue: deque[Seq] = deque()
         self._ready: list[tuple[int, Completion]] = []  # finished outside the batch (grammar calls)
         self._next_ticket = 0
         self.steps = 0  # llama_decode calls so far (for benchmarks)
@@ -176,7 +120,7 @@ class BatchedLlamaModel:
             self._batch = llama_cpp.llama_batch_init(self.n_batch, 0, 1)
             self._bos = llama_cpp.llama_vocab_bos(self._vocab)
             self._piece = ctypes.create_string_buffer(256)
-            self._slots = [_Slot() for _ in range(self.parallel)]
+            self._slots = [Slot() for _ in range(self.parallel)]
             return ctx
 
     def close(self) -> None:
@@ -205,20 +149,7 @@ class BatchedLlamaModel:
 
     def format(self, request: Request) -> tuple[list[int], list[str]]:
         """Prompt tokens and stop strings, exactly as `LlamaModel` would send them."""
-        from llama_cpp import llama_chat_format
-
-        llm = self.single.load()
-        handler = (llm.chat_handler or llm._chat_handlers.get(llm.chat_format)
-                   or llama_chat_format.get_chat_completion_handler(llm.chat_format))
-        capture = _PromptCapture(llm)
-        try:
-            handler(llama=capture, messages=list(request.messages), stop=list(request.stop),
-                    max_tokens=request.max_tokens, temperature=request.temperature,
-                    seed=request.seed)
-        except _Captured:
-            return capture.prompt, capture.stop
-        raise ModelError(f"{self.name}: chat format {llm.chat_format!r} cannot be batched "
-                         "(its handler does not call create_completion); use --parallel 1")
+        return chat_prompt(self.single.load(), request, self.name)
 
     # -- the step API (what the driver uses) ------------------------------------------------
 
@@ -240,7 +171,7 @@ class BatchedLlamaModel:
             max_tokens = request.max_tokens
             if max_tokens is None or max_tokens <= 0 or max_tokens + len(prompt) >= self._n_ctx_seq:
                 max_tokens = self._n_ctx_seq - len(prompt)  # as Llama._create_completion truncates
-            seq = _Seq(ticket=ticket, request=request, prompt=prompt,
+            seq = Seq(ticket=ticket, request=request, prompt=prompt,
                        stops=[s.encode("utf-8") for s in stops if s], max_tokens=max_tokens,
                        submitted=time.perf_counter())
             if request.temperature > 0:
@@ -346,7 +277,7 @@ class BatchedLlamaModel:
         lc, batch = self._llama_cpp, self._batch
         n = 0
 
-        def add(token: int, seq: _Seq, logits: bool) -> None:
+        def add(token: int, seq: Seq, logits: bool) -> None:
             nonlocal n
             batch.token[n] = token
             batch.pos[n] = seq.pos
@@ -401,7 +332,7 @@ class BatchedLlamaModel:
                 done.append((seq.ticket, self._finish(seq, reason)))
         return done
 
-    def _greedy_tokens(self, active: list[_Seq]) -> dict[int, int]:
+    def _greedy_tokens(self, active: list[Seq]) -> dict[int, int]:
         """Batch row -> argmax token for this step's rows, found in one numpy pass.
 
         `llama_get_logits` holds one row per token that asked for logits, in batch order, so a
@@ -416,7 +347,7 @@ class BatchedLlamaModel:
                                        shape=(len(rows), self._n_vocab))
         return dict(zip(rows, logits.argmax(axis=1).tolist(), strict=True))
 
-    def _hit_stop(self, seq: _Seq, token: int) -> bool:
+    def _hit_stop(self, seq: Seq, token: int) -> bool:
         """Whether `seq`'s text now holds a stop string, reading only the newest token's bytes.
 
         The text is the concatenation of the tokens' pieces, which is what `detokenize` returns
@@ -435,7 +366,7 @@ class BatchedLlamaModel:
         tail = max(len(s) for s in seq.stops) + (n if n >= 0 else len(text))
         return any(s in text[-tail:] for s in seq.stops)
 
-    def _finish(self, seq: _Seq, reason: str) -> Completion:
+    def _finish(self, seq: Seq, reason: str) -> Completion:
         self._slots[seq.slot].seq = None  # its KV stays for prefix reuse
         if seq.sampler is not None:
             self._llama_cpp.llama_sampler_free(seq.sampler)
