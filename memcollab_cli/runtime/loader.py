@@ -88,7 +88,8 @@ def load_model(spec: str, *, n_ctx: int = 4096, gpu_layers: int | None = None,
         from memcollab_cli.runtime import gguf
 
         gguf.check_gguf(path)  # fail now, with the file named, not at the first request
-        entry = next((e for e in catalog.list_models() if e.path == path.resolve()), None)
+        # resolved on both sides: a models directory of symlinks still names its files
+        entry = next((e for e in catalog.list_models() if e.path.resolve() == path.resolve()), None)
         return engine(path, name=entry.name if entry else path.stem, **options)
     raise ModelError(f"unknown model {spec!r}: not a file, not a catalog name "
                      f"({', '.join(catalog.names())}) and not a server URL (http://HOST:PORT#MODEL)")
