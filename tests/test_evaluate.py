@@ -108,6 +108,14 @@ def test_plan_conditions_refuses_colliding_stems(tmp_path):
     assert run_path(tmp_path, "org/model:Q4").name == "org_model_Q4.jsonl"
 
 
+def test_run_path_takes_the_compressed_run_where_only_it_exists(tmp_path):
+    assert run_path(tmp_path, "m").name == "m.jsonl"
+    (tmp_path / "m.jsonl.gz").write_bytes(b"")
+    assert run_path(tmp_path, "m").name == "m.jsonl.gz"
+    (tmp_path / "m.jsonl").write_text("")  # both: the plain file, as before
+    assert run_path(tmp_path, "m").name == "m.jsonl"
+
+
 # ---------------------------------------------------------------------------------------------
 # with a scripted model through the real solve pipeline
 

@@ -121,3 +121,20 @@ def test_distill_reads_gz_tasks(tmp_path, tasks, scripted):
     assert [s["graded"] for s in summary["solve"]] == [3, 3]
     assert bank.exists() and bank.read_bytes()[:2] == b"\x1f\x8b"  # written compressed, as named
     run("bank", "validate", bank)
+
+
+def test_distill_resumes_from_compressed_runs_in_runs_dir(tmp_path, tasks, scripted):
+    runs = tmp_path / "runs"
+
+    def distill(bank):
+        return json.loads(run("distill", "--strong", "right", "--weak", "wrong", "-b", tasks, "--split",
+                              "test", "--max-turns", "1", "--runs-dir", runs, "-o", bank, "--json").stdout)
+
+    distill(tmp_path / "first.jsonl")
+    for plain in runs.glob("*.jsonl"):  # ship the runs compressed, as banks/ does
+        squeeze(plain)
+        plain.unlink()
+    summary = distill(tmp_path / "second.jsonl")
+    assert [(s["graded"], s["solved"]) for s in summary["solve"]] == [(3, 0), (3, 0)]
+    assert sorted(p.name for p in runs.glob("*.jsonl*") if p.suffix != ".lock") == [
+        "right.jsonl.gz", "wrong.jsonl.gz"]  # resumed in place: no plain copy started

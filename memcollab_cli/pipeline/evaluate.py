@@ -48,9 +48,15 @@ from memcollab_cli.records import stream_trajectories
 
 
 def run_path(outdir: str | Path, model_name: str) -> Path:
-    """`<outdir>/<model>.jsonl`, the model name made safe as a file name."""
+    """`<outdir>/<model>.jsonl`, the model name made safe as a file name.
+
+    Where only `<model>.jsonl.gz` exists (shipped runs are compressed), that file: it is read
+    and resumed in place, so a compressed run directory works as `--runs-dir` or an eval outdir.
+    """
     safe = re.sub(r"[^A-Za-z0-9._-]+", "_", model_name).strip("._") or "model"
-    return Path(outdir) / f"{safe}.jsonl"
+    plain = Path(outdir) / f"{safe}.jsonl"
+    packed = plain.with_name(plain.name + ".gz")
+    return packed if packed.exists() and not plain.exists() else plain
 
 
 @dataclass(frozen=True)
