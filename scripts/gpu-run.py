@@ -106,14 +106,15 @@ def preflight(allow_cpu: bool) -> None:
     from memcollab_cli import paths
     from memcollab_cli.errors import MemcollabError
     from memcollab_cli.runtime import catalog
-    from memcollab_cli.tasks.data import _FILES, _is_valid, mbpp_directory
+    from memcollab_cli.tasks.datafiles import missing_files
+    from memcollab_cli.tasks.mbpp import mbpp_directory
 
     for name in (QWEN05, QWEN15, SMOL):
         try:
             catalog.resolve(name)
         except MemcollabError as e:  # the catalog's own message says what to do
             fail(f"{name}: {e}")
-    missing = [f.name for f in _FILES.values() if not _is_valid(f)]
+    missing = missing_files()
     if missing:
         fail(f"benchmark files missing from {paths.data_dir()}: {', '.join(missing)}; run "
              "`memcollab data pull` where the package index is reachable and copy that folder here")

@@ -93,7 +93,7 @@ Parallel = Annotated[int, typer.Option("--parallel", "-p", min=1,
                                        help="Tasks in flight at once, decoded as one batch.")]
 
 
-def open_model(spec: str, n_ctx: int, gpu_layers: int | None, chat_format: str | None,
+def open_model(spec: str, *, n_ctx: int, gpu_layers: int | None, chat_format: str | None,
                threads: int | None, parallel: int = 1):
     from memcollab_cli.runtime import load_model
 
@@ -196,14 +196,14 @@ class Engine:
     threads: int | None = None
     parallel: int = 1
 
-    def open(self, spec: str):
-        return open_model(spec, self.n_ctx, self.gpu_layers, self.chat_format, self.threads,
-                          self.parallel)
+    def open(self, spec: str, *, parallel: int | None = None):
+        return open_model(spec, n_ctx=self.n_ctx, gpu_layers=self.gpu_layers,
+                          chat_format=self.chat_format, threads=self.threads,
+                          parallel=self.parallel if parallel is None else parallel)
 
     def open_labeller(self, spec: str):
         """A context manager for a labelling model: one sequence, closed after use."""
-        return closing(open_model(spec, self.n_ctx, self.gpu_layers, self.chat_format,
-                                  self.threads, 1))
+        return closing(self.open(spec, parallel=1))
 
 
 @dataclass(frozen=True)
@@ -242,6 +242,7 @@ def run_options(*, benchmark: str, split: str | None, limit: int | None, ids: li
 
     return RunOptions(
         selection=Selection(benchmark, split, limit, tuple(ids or ()), shard, mbpp_dir),
-        engine=Engine(n_ctx, gpu_layers, chat_format, threads, parallel),
+        engine=Engine(n_ctx=n_ctx, gpu_layers=gpu_layers, chat_format=chat_format, threads=threads,
+                      parallel=parallel),
         params=SolveParams(temperature=temperature, seed=seed, max_tokens=max_tokens,
                            max_turns=max_turns, parallel=parallel))

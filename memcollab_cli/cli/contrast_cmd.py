@@ -60,7 +60,8 @@ def contrast(
     with common.user_errors():
         if policy not in POLICIES:
             raise typer.BadParameter(f"choose one of {', '.join(POLICIES)}", param_hint="--pair-policy")
-        with closing(common.open_model(summarizer, n_ctx, gpu_layers, chat_format, threads, parallel)) as engine, \
+        with closing(common.Engine(n_ctx=n_ctx, gpu_layers=gpu_layers, chat_format=chat_format,
+                                    threads=threads, parallel=parallel).open(summarizer)) as engine, \
                 stage_progress(f"contrast · {engine.name}", None) as advance:
             summary = run_contrast(runs, engine, out, strong=strong, policy=policy, k=k,
                                    localize=localize, parallel=parallel,

@@ -68,7 +68,8 @@ def refine(
         spec = model or default_model(read_bank(bank), bank)
         params = SolveParams(temperature=0.0, seed=seed, max_tokens=max_tokens, max_turns=max_turns,
                              parallel=parallel)
-        with closing(common.open_model(spec, n_ctx, gpu_layers, chat_format, threads, parallel)) as engine, \
+        with closing(common.Engine(n_ctx=n_ctx, gpu_layers=gpu_layers, chat_format=chat_format,
+                                    threads=threads, parallel=parallel).open(spec)) as engine, \
                 stage_progress(f"refine · {engine.name}", None) as advance:
             summary = run_refine(bank, engine, out, benchmark=benchmark, split=split,
                                  tasks_per_entry=tasks_per_entry, min_net=min_net, against=against,

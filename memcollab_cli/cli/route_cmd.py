@@ -60,7 +60,7 @@ def route(
     rules = rule or list(common.ROUTINGS)
     for r in rules:
         common.check_routing(r)
-    engine = common.Engine(n_ctx, gpu_layers, chat_format, threads, 1)
+    engine = common.Engine(n_ctx=n_ctx, gpu_layers=gpu_layers, chat_format=chat_format, threads=threads)
     with common.user_errors():
         tasks = common.Selection(benchmark, split, limit, tuple(ids or ()), shard, mbpp_dir).load()
         cache = Path(outdir) / "labels.jsonl"

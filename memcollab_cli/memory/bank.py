@@ -58,6 +58,11 @@ def normalize_text(text: str) -> str:
     return _WS.sub(" ", text.lower()).strip(_END_PUNCT)
 
 
+def constraint_sentence(when: str, enforce: str, avoid: str) -> str:
+    """The paper's form of a constraint, as prompts show it and rules check it."""
+    return f"When {when}, enforce {enforce}; avoid {avoid}."
+
+
 def entry_id(when: str, enforce: str, avoid: str) -> str:
     """The bank id: first 16 hex digits of sha256 of the normalized "when|enforce|avoid".
 
@@ -109,7 +114,7 @@ class MemoryEntry:
 
     def text(self) -> str:
         """The constraint as one sentence, the form injected into prompts."""
-        return f"When {self.when}, enforce {self.enforce}; avoid {self.avoid}."
+        return constraint_sentence(self.when, self.enforce, self.avoid)
 
     @property
     def task_keys(self) -> set[tuple[str, str]]:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from memcollab_cli.errors import DataError
 from memcollab_cli.jsonl import dumps, sha256_text, stream_jsonl
-from memcollab_cli.memory.bank import MemoryEntry, entry_id
+from memcollab_cli.memory.bank import MemoryEntry, constraint_sentence, entry_id
 from memcollab_cli.memory.substance import empty_field, mirror_image, problem_note
 
 FORMAT = "memcollab.constraint/1"
@@ -104,7 +104,7 @@ class Constraint:
             self.id = sha256_text(key)[:16]
 
     def text(self) -> str:
-        return f"When {self.when}, enforce {self.enforce}; avoid {self.avoid}."
+        return constraint_sentence(self.when, self.enforce, self.avoid)
 
     def to_dict(self) -> dict:
         return asdict(self)

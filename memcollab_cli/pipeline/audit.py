@@ -15,13 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from memcollab_cli.jsonl import stream_jsonl
-from memcollab_cli.memory.constraints import clean_constraint, read_constraints, task_objects
+from memcollab_cli.memory.bank import constraint_sentence
+from memcollab_cli.memory.constraints import FIELDS, clean_constraint, read_constraints, task_objects
 from memcollab_cli.memory.substance import empty_field, mirror_image, problem_note
 from memcollab_cli.pipeline.contrast import log_path
 from memcollab_cli.pipeline.vocabulary import benchmark_vocabulary
 
 RULES = ("mirror image", "task's objects", "problem note", "empty generality")
-FIELDS = ("when", "enforce", "avoid")
 
 
 def broken_rules(when: str, enforce: str, avoid: str, problem: str, benchmark: str) -> set[str]:
@@ -31,7 +31,7 @@ def broken_rules(when: str, enforce: str, avoid: str, problem: str, benchmark: s
     if mirror_image(enforce, avoid):
         found.add("mirror image")
     vocabulary = benchmark_vocabulary(benchmark)
-    text = f"When {when}, enforce {enforce}; avoid {avoid}."
+    text = constraint_sentence(when, enforce, avoid)
     if vocabulary is not None and task_objects(text, problem, vocabulary):
         found.add("task's objects")
     if problem_note(" ".join((when, enforce, avoid))):

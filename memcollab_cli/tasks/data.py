@@ -19,7 +19,7 @@ from memcollab_cli.errors import DataError
 from memcollab_cli.jsonl import is_jsonl_name
 from memcollab_cli.tasks import math_data
 from memcollab_cli.tasks.base import Task
-from memcollab_cli.tasks.datafiles import _FILES, _is_valid, data_path, pull_files  # noqa: F401  (scripts/gpu-run.py)
+from memcollab_cli.tasks.datafiles import data_path, pull_files
 from memcollab_cli.tasks.gsm8k import read_gsm8k
 from memcollab_cli.tasks.humaneval import read_humaneval
 from memcollab_cli.tasks.mbpp import mbpp_directory, read_mbpp, read_mbpp_sanitized

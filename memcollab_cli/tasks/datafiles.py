@@ -76,6 +76,11 @@ def _is_valid(f: _DataFile) -> bool:
     return path.is_file() and _sha256(path) == f.sha256
 
 
+def missing_files() -> list[str]:
+    """Names of the wheel-borne benchmark files absent from the data directory or damaged."""
+    return [f.name for f in _FILES.values() if not _is_valid(f)]
+
+
 def pull_files(benchmark: str | None = None, progress: Callable[[str], None] | None = None
                ) -> list[Path]:
     """Fetch the files of `benchmark` (of every wheel-borne benchmark when None); files already

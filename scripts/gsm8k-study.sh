@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# The GSM8K study of issue 9: larger banks from GSM8K train, then paired evaluations with enough
+# tasks to see an effect the size of the paper's. Every step resumes where it stopped, so the
+# study can be spread over many sessions; run stages in order (or `all`).
+#
+#   runs    GSM8K train trajectories: qwen2.5-coder-0.5b and smollm2-135m on TRAIN_CROSS tasks,
+#           qwen2.5-coder-1.5b on TRAIN_SAME (the 0.5B's first TRAIN_SAME are shared)
+#   banks   collab-cross (0.5B + smollm2), collab-same (1.5B + 0.5B), self-qwen05, self-qwen15;
+#           summarizer and labeller qwen2.5-coder-1.5b; no model call for what the runs hold
+#   refine  collab-cross tried entry by entry on the 0.5B's training tasks, against a
+#           content-free constraint (item 7)
+#   eval    qwen2.5-coder-0.5b on TEST_05 test tasks: no memory, every bank, a placebo per bank,
+#           the refined bank, the worked-examples arm and the noise floor; qwen2.5-coder-1.5b on
+#           TEST_15: no memory, the collab banks and their placebos
+#   pack    gzip the eval transcripts (eval and distill resume from MODEL.jsonl.gz in place)
+#
+# Usage: scripts/gsm8k-study.sh [runs|banks|refine|eval|pack|all]
+# Env: MC (memcollab), DIR (banks/gsm8k), TRAIN_CROSS (500), TRAIN_SAME (300), TEST_05 (600),
+#      TEST_15 (300), PARALLEL (4: trajectories are reused only at the parallel they were made
+#      with, so keep it fixed for a study), REFINE_TASKS (16 tasks per entry).
+set -euo pipefail
+stage=${1:-all}
+MC=${MC:-memcollab}
+DIR=${DIR:-banks/gsm8k}
+TRAIN_CROSS=${TRAIN_CROSS:-500}
+TRAIN_SAME=${TRAIN_SAME:-300}
+TEST_05=${TEST_05:-600}
+TEST_15=${TEST_15:-300}
+PARALLEL=${PARALLEL:-4}
+REFINE_TASKS=${REFINE_TASKS:-16}
+Q05=qwen2.5-coder-0.5b Q15=qwen2.5-coder-1.5b SMOL=smollm2-135m
+RUNS=$DIR/runs
+train=(-b gsm8k --split train -p "$PARALLEL")
+distill=("${train[@]}" --runs-dir "$RUNS" --summarizer "$Q15")
+
+want() { [[ $stage == "$1" || $stage == all ]]; }
+transcript() { local f=$DIR/eval/$1.jsonl; [[ -e $f ]] || f=$f.gz; echo "$f"; }  # packed or not
+
+if want runs; then
+  mkdir -p "$RUNS"
+  for spec in "$Q05:$TRAIN_CROSS" "$SMOL:$TRAIN_CROSS" "$Q15:$TRAIN_SAME"; do
+    model=${spec%%:*} n=${spec##*:}
+    $MC solve -m "$model" "${train[@]}" -n "$n" -o "$RUNS/$model.jsonl.gz"
+  done
+fi
+
+if want banks; then
+  $MC distill --strong $Q05 --weak $SMOL "${distill[@]}" -n "$TRAIN_CROSS" -o "$DIR/collab-cross.jsonl"
+  $MC distill --strong $Q05 --mode self "${distill[@]}" -n "$TRAIN_CROSS" -o "$DIR/self-qwen05.jsonl"
+  $MC distill --strong $Q15 --weak $Q05 "${distill[@]}" -n "$TRAIN_SAME" -o "$DIR/collab-same.jsonl"
+  $MC distill --strong $Q15 --mode self "${distill[@]}" -n "$TRAIN_SAME" -o "$DIR/self-qwen15.jsonl"
+fi
+
+if want refine; then
+  $MC bank refine "$DIR/collab-cross.jsonl" -m $Q05 "${train[@]}" --against placebo \
+      --tasks-per-entry "$REFINE_TASKS" -o "$DIR/collab-cross.refined.jsonl"
+fi
+
+if want eval; then
+  test=(-b gsm8k --split test -p "$PARALLEL" -o "$DIR/eval")
+  collab=(--bank "collab-cross=$DIR/collab-cross.jsonl" --bank "collab-same=$DIR/collab-same.jsonl")
+  # Two calls into one transcript file: placebos for the collab banks only; then one report of
+  # every condition, from the transcripts.
+  $MC eval -m $Q05 "${test[@]}" -n "$TEST_05" "${collab[@]}" --placebo
+  $MC eval -m $Q05 "${test[@]}" -n "$TEST_05" --noise-floor \
+      --bank "self-qwen05=$DIR/self-qwen05.jsonl" --bank "refined=$DIR/collab-cross.refined.jsonl" \
+      --examples "$RUNS/$Q05.jsonl.gz" --examples "$RUNS/$Q15.jsonl.gz"
+  $MC eval -m $Q15 "${test[@]}" -n "$TEST_15" "${collab[@]}" --placebo
+  for model in $Q05 $Q15; do
+    $MC eval --from-runs "$(transcript "$model")" -m $model
+  done
+fi
+
+if want pack; then
+  for f in "$DIR"/eval/*.jsonl; do [[ -e $f ]] && gzip -9 "$f"; done; true
+fi
