@@ -9,15 +9,16 @@
 #           summarizer and labeller qwen2.5-coder-1.5b; no model call for what the runs hold
 #   refine  collab-cross tried entry by entry on the 0.5B's training tasks, against a
 #           content-free constraint (item 7)
-#   eval    qwen2.5-coder-0.5b on TEST_05 test tasks: no memory, every bank, a placebo per bank,
-#           the refined bank, the worked-examples arm and the noise floor; qwen2.5-coder-1.5b on
-#           TEST_15: no memory, the collab banks and their placebos
+#   eval    qwen2.5-coder-0.5b on TEST_05 test tasks: no memory, every bank built so far, a
+#           placebo per collab bank, the refined bank, the worked-examples arm and the noise
+#           floor; qwen2.5-coder-1.5b on TEST_15: no memory, the collab banks and their placebos
 #   pack    gzip the eval transcripts (eval and distill resume from MODEL.jsonl.gz in place)
 #
 # Usage: scripts/gsm8k-study.sh [runs|banks|refine|eval|pack|all]
 # Env: MC (memcollab), DIR (banks/gsm8k), TRAIN_CROSS (500), TRAIN_SAME (300), TEST_05 (600),
 #      TEST_15 (300), PARALLEL (4: trajectories are reused only at the parallel they were made
-#      with, so keep it fixed for a study), REFINE_TASKS (16 tasks per entry).
+#      with, so keep it fixed for a study), REFINE_TASKS (16 tasks per entry), BLOCK (100 test
+#      tasks evaluated under every arm before the next 100).
 set -euo pipefail
 stage=${1:-all}
 MC=${MC:-memcollab}
@@ -28,6 +29,7 @@ TEST_05=${TEST_05:-600}
 TEST_15=${TEST_15:-300}
 PARALLEL=${PARALLEL:-4}
 REFINE_TASKS=${REFINE_TASKS:-16}
+BLOCK=${BLOCK:-100}
 Q05=qwen2.5-coder-0.5b Q15=qwen2.5-coder-1.5b SMOL=smollm2-135m
 RUNS=$DIR/runs
 train=(-b gsm8k --split train -p "$PARALLEL")
@@ -58,15 +60,24 @@ fi
 
 if want eval; then
   test=(-b gsm8k --split test -p "$PARALLEL" -o "$DIR/eval")
-  collab=(--bank "collab-cross=$DIR/collab-cross.jsonl" --bank "collab-same=$DIR/collab-same.jsonl")
-  # Two calls into one transcript file: placebos for the collab banks only; then one report of
-  # every condition, from the transcripts.
-  $MC eval -m $Q05 "${test[@]}" -n "$TEST_05" "${collab[@]}" --placebo
-  $MC eval -m $Q05 "${test[@]}" -n "$TEST_05" --noise-floor \
-      --bank "self-qwen05=$DIR/self-qwen05.jsonl" --bank "refined=$DIR/collab-cross.refined.jsonl" \
-      --examples "$RUNS/$Q05.jsonl.gz" --examples "$RUNS/$Q15.jsonl.gz"
-  $MC eval -m $Q15 "${test[@]}" -n "$TEST_15" "${collab[@]}" --placebo
-  for model in $Q05 $Q15; do
+  existing() {  # --bank NAME=PATH for each bank built so far
+    local spec; for spec; do [[ -e ${spec#*=} ]] && printf -- '--bank\n%s\n' "$spec"; done; true
+  }
+  mapfile -t collab < <(existing "collab-cross=$DIR/collab-cross.jsonl" "collab-same=$DIR/collab-same.jsonl")
+  mapfile -t other05 < <(existing "self-qwen05=$DIR/self-qwen05.jsonl" \
+                                  "refined=$DIR/collab-cross.refined.jsonl")
+  # The worked-examples pool: the trajectories collab-cross was built from (finish `runs` first).
+  examples=(--examples "$RUNS/$Q05.jsonl.gz" --examples "$RUNS/$SMOL.jsonl.gz")
+  # Blocks of BLOCK tasks: every arm finishes a block before the next block starts, so a study
+  # cut short is still paired. A bank built later is added by rerunning this stage.
+  for ((n = BLOCK; n < TEST_05 + BLOCK; n += BLOCK)); do
+    n05=$((n < TEST_05 ? n : TEST_05)) n15=$((n < TEST_15 ? n : TEST_15))
+    # Two calls into one transcript file, so that only the collab banks get a placebo.
+    $MC eval -m $Q05 "${test[@]}" -n "$n05" "${collab[@]}" --placebo
+    $MC eval -m $Q05 "${test[@]}" -n "$n05" "${other05[@]}" "${examples[@]}" --noise-floor
+    $MC eval -m $Q15 "${test[@]}" -n "$n15" "${collab[@]}" --placebo
+  done
+  for model in $Q05 $Q15; do  # one report of every condition, from the transcripts
     $MC eval --from-runs "$(transcript "$model")" -m $model
   done
 fi
