@@ -66,8 +66,9 @@ if want eval; then
   mapfile -t collab < <(existing "collab-cross=$DIR/collab-cross.jsonl" "collab-same=$DIR/collab-same.jsonl")
   mapfile -t other05 < <(existing "self-qwen05=$DIR/self-qwen05.jsonl" \
                                   "refined=$DIR/collab-cross.refined.jsonl")
-  # The worked-examples pool: the trajectories collab-cross was built from (finish `runs` first).
-  examples=(--examples "$RUNS/$Q05.jsonl.gz" --examples "$RUNS/$SMOL.jsonl.gz")
+  # The worked-examples pool: the 0.5B's own verified train solutions, which collab-cross and
+  # self-qwen05 are built from (smollm2 solves about 1 in 100, so it would add next to nothing).
+  examples=(--examples "$RUNS/$Q05.jsonl.gz")
   # Blocks of BLOCK tasks: every arm finishes a block before the next block starts, so a study
   # cut short is still paired. A bank built later is added by rerunning this stage.
   for ((n = BLOCK; n < TEST_05 + BLOCK; n += BLOCK)); do
