@@ -1,7 +1,10 @@
 """Probe: does a repair turn turn rejected constraints into transferable ones?
 
 Replays contrast-v2's cross pairs (analysis and JSON reply from its log, no regeneration) and asks
-qwen2.5-coder-1.5b one more turn for the pairs whose proposals broke a repairable rule."""
+qwen2.5-coder-1.5b one more turn for the pairs whose proposals broke a repairable rule.
+
+    PYTHONPATH=. .venv/bin/python banks/contrast-v2/probes/repair_probe.py OUT.jsonl
+"""
 import json, sys
 from pathlib import Path
 from memcollab_cli import prompts
@@ -16,18 +19,19 @@ from memcollab_cli.records import read_trajectories
 from memcollab_cli.runtime import load_model
 from memcollab_cli.runtime.base import Request
 
-M = Path("/work/main")
+HERE = Path(__file__).resolve().parent
+M = HERE.parents[2]  # the repository
 REPAIRABLE = ("quotes the task's numbers", "names the task's entities", "names the task's objects",
               "copies the task's wording", "contains the answer", "contains a calculation")
-REPAIR = open("/tmp/probe/repair.txt").read().rstrip("\n")
+REPAIR = (HERE / "repair.txt").read_text().rstrip("\n")
 
 runs = [read_trajectories(M / "banks/runs/qwen2.5-coder-0.5b.jsonl"), read_trajectories(M / "banks/runs/smollm2-135m.jsonl")]
 pairs, _ = make_pairs(runs, policy="mixed", strong="qwen2.5-coder-0.5b")
 log = {(r["task_id"], r["pos"], r["neg"]): r for r in map(json.loads, open(M / "banks/contrast-v2/collab-cross.work/contrast-log.jsonl"))}
 turns = _Prompts(prompts.load("contrast"), prompts.load("contrast_json"))
 model = load_model("qwen2.5-coder-1.5b")
-session = _Session(model, turns, Path("/tmp/probe/constraints.jsonl"), 3)
-out = open("/tmp/probe/repair-log.jsonl", "a")
+session = _Session(model, turns, Path(sys.argv[1]).with_suffix(".constraints.jsonl"), 3)  # reviewer only
+out = open(sys.argv[1], "a")
 stats = {"pairs": 0, "asked": 0, "rewritten": 0, "kept": 0}
 for p in pairs:
     row = log.get((p.task_id, p.pos["id"], p.neg["id"]))
