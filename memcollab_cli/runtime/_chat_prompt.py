@@ -18,12 +18,7 @@ class _Captured(Exception):
 
 
 class _PromptCapture:
-    """A stand-in for `llama_cpp.Llama` handed to a chat handler: records, never generates.
-
-    llama-cpp-python's chat handlers format the messages, tokenize the prompt with the real model
-    and then call `llama.create_completion(prompt=tokens, stop=[...])`. Catching that call gives
-    exactly the tokens and stop strings the sequential engine would have used.
-    """
+    """A stand-in for `llama_cpp.Llama` handed to a chat handler: records, never generates."""
 
     def __init__(self, llm):
         self._llm = llm
