@@ -67,6 +67,12 @@ class PairedDifference:
     high: float
     p_value: float  # exact McNemar, two-sided
 
+    @property
+    def detectable(self) -> float | None:
+        """Smallest difference these n tasks detect (80% power, alpha 0.05; see
+        `detectable_effect`)."""
+        return detectable_effect(self.n, self.wins + self.losses)
+
     def to_dict(self) -> dict:
         return asdict(self)
 

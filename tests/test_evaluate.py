@@ -1,6 +1,7 @@
 """`evaluate`, `results_from_runs` and `merge_runs`: hand-written trajectory files for the
 arithmetic, and a ScriptedModel that is right whenever memory is in its prompt for the runs."""
 
+import io
 import json
 import re
 
@@ -65,6 +66,37 @@ def test_paired_difference_only_over_shared_tasks(tmp_path):
     bank = results_from_runs([path]).cell("m", "bank")
     assert bank.n == 6 and bank.vs_none.n == 2 and bank.vs_none.losses == 2
     assert results_from_runs([path], tasks=[("toy", "3")]).cell("m", "bank").n == 1
+
+
+def test_difference_over_the_tasks_that_received_memory(tmp_path):
+    # A small bank: tasks 0-3 get memory (bank right on 2-3, none right on 0-3: 2 losses), the
+    # rest get none and still flip by batching (bank right on 4-8: 5 wins). Overall +0.3; over
+    # the tasks with memory -0.5.
+    runs = toy_runs()
+    for rec in runs[10:]:
+        rec["condition"] = {"name": "bank", "bank": "bank.jsonl", "category": "c",
+                            "memory_ids": ["a"] if int(rec["task_id"]) < 4 else []}
+    path = tmp_path / "m.jsonl"
+    write_jsonl(path, runs)
+    bank = results_from_runs([path]).cell("m", "bank")
+    assert bank.vs_none.diff == pytest.approx(0.3)
+    d = bank.with_memory
+    assert (d.n, d.both, d.wins, d.losses, d.neither) == (4, 2, 0, 2, 0)
+    assert d.diff == pytest.approx(-0.5)
+    assert bank.to_dict()["vs_none_with_memory"]["n"] == 4
+    from rich.console import Console
+
+    from memcollab_cli.pipeline.report import routing_table
+
+    console = Console(width=200, record=True, file=io.StringIO())
+    console.print(routing_table(results_from_runs([path]), "m"))
+    text = console.export_text()
+    assert "Δ pp with memory" in text and "-50.0 [" in text
+    # every task with memory, or none: no subgroup to report
+    for rec in runs[10:]:
+        rec["condition"]["memory_ids"] = ["a"]
+    write_jsonl(path, runs)
+    assert results_from_runs([path]).cell("m", "bank").with_memory is None
 
 
 def test_duplicates_counted_once_and_conflicts_refused(tmp_path):

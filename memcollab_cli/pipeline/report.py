@@ -23,6 +23,7 @@ from memcollab_cli.errors import MemcollabError
 from memcollab_cli.jsonl import atomic_open
 from memcollab_cli.pipeline.arms import NOISE_FLOOR
 from memcollab_cli.pipeline.results import ConditionResult, EvalResult
+from memcollab_cli.stats import PairedDifference
 
 # ---------------------------------------------------------------------------------------------
 # number formats: accuracy in percent, differences in percentage points
@@ -42,10 +43,12 @@ def p_value(p: float) -> str:
     return "<0.001" if p < 0.001 else f"{p:.3f}"
 
 
+def _style(diff: float) -> str:
+    return "" if diff == 0 else "green" if diff > 0 else "red"
+
+
 def _delta_style(c: ConditionResult) -> str:
-    if c.vs_none is None or c.vs_none.diff == 0:
-        return ""
-    return "green" if c.vs_none.diff > 0 else "red"
+    return "" if c.vs_none is None else _style(c.vs_none.diff)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -57,8 +60,17 @@ EVAL_CAPTION = ("Δ: paired difference from no memory, Newcombe interval; p: exa
                 "a shifted schedule (--noise-floor), and how many of their transcripts differ")
 
 
+ROUTING_CAPTION = ("Δ with memory: the paired difference from no memory over the tasks that "
+                   "received memory alone (routing fixes them before anything is solved)")
+
+
 def detectable(c: ConditionResult) -> str:
-    return "" if c.vs_none is None else ("–" if c.detectable is None else f"{100 * c.detectable:.1f}")
+    return "" if c.vs_none is None else _mde(c.vs_none)
+
+
+def _mde(d: PairedDifference) -> str:
+    found = d.detectable
+    return "–" if found is None else f"{100 * found:.1f}"
 
 
 def floor_text(result: EvalResult, model: str) -> str:
@@ -109,18 +121,24 @@ def eval_tables(result: EvalResult) -> list[Table]:
 
 
 def routing_table(result: EvalResult, model: str) -> Table | None:
-    """Per memory condition: the routing rule, its labeller, and how many tasks got memory."""
+    """Per memory condition: the routing rule, its labeller, how many tasks got memory, and the
+    paired difference from no memory over those tasks alone (where some got none)."""
     rows = [r for r in result.rows(model) if r.routing]
     if not rows:
         return None
-    table = Table(title=Text(f"{model} · routing"))
-    for col in ("memory", "routing", "labeller", "with memory", "no memory"):
-        table.add_column(col, justify="left" if col in ("memory", "routing", "labeller") else "right",
-                         overflow="fold")
+    table = Table(title=Text(f"{model} · routing"), caption=ROUTING_CAPTION)
+    for col in ("memory", "routing", "labeller"):
+        table.add_column(col, overflow="fold")
+    for col in ("with memory", "no memory", "Δ pp with memory [95% CI]", "p", "W/L", "MDE"):
+        table.add_column(col, justify="right", no_wrap=True)
     for r in rows:
-        f = r.routing
+        f, d = r.routing, r.with_memory
+        subgroup = ["", "", "", ""] if d is None else [
+            Text(f"{pp(d.diff)} [{pp(d.low)}, {pp(d.high)}]", style=_style(d.diff)),
+            p_value(d.p_value), f"{d.wins}/{d.losses}", _mde(d)]
         table.add_row(Text(r.label), f["routing"], Text(f["labeller"]),
-                      f"{f['with_memory']}/{f['n']}", pct(1 - f["with_memory"] / f["n"]))
+                      f"{f['with_memory']}/{f['n']}", pct(1 - f["with_memory"] / f["n"]),
+                      *subgroup)
     return table
 
 

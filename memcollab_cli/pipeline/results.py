@@ -5,8 +5,11 @@ Per condition: n, correct, accuracy with its Wilson 95% interval; against no mem
 tasks both conditions ran, the paired difference with Newcombe's interval, the exact McNemar
 p-value and the smallest difference those n tasks can detect (see `memcollab_cli.stats`); mean
 turns; token totals and model seconds; where memory was retrieved, the routing rule and the
-tasks that received memory; the measured noise floor (no memory against no memory under a
-shifted schedule) where that arm ran; and the routing agreement between labellings.
+tasks that received memory, and the paired difference over those tasks alone (a small bank
+leaves most tasks with the no-memory prompt, which only dilutes the difference; who gets memory
+is fixed by routing before anything is solved, so the subgroup is chosen blind to the outcome);
+the measured noise floor (no memory against no memory under a shifted schedule) where that arm
+ran; and the routing agreement between labellings.
 
 Left out: running models (`evaluate`), rendering (`report`).
 """
@@ -25,7 +28,6 @@ from memcollab_cli.pipeline.routing_stats import agreements, labels_of, routing_
 from memcollab_cli.records import stream_trajectories
 from memcollab_cli.stats import (
     PairedDifference,
-    detectable_effect,
     paired_difference,
     wilson_interval,
 )
@@ -57,6 +59,8 @@ class ConditionResult:
     model_seconds: float
     verdicts: dict[str, int] = field(default_factory=dict)
     routing: dict | None = None  # {routing, labeller, n, with_memory} where memory was retrieved
+    # vs_none over the tasks that received memory, where some tasks received none
+    with_memory: PairedDifference | None = None
 
     @property
     def accuracy(self) -> float:
@@ -66,31 +70,28 @@ class ConditionResult:
     def is_placebo(self) -> bool:
         return self.condition.startswith(PLACEBO)
 
-    @property
-    def detectable(self) -> float | None:
-        """Smallest difference from no memory these n tasks detect (80% power, alpha 0.05)."""
-        d = self.vs_none
-        return None if d is None else detectable_effect(d.n, d.wins + d.losses)
-
     def to_dict(self) -> dict:
         return {
             "model": self.model, "condition": self.condition, "label": self.label,
             "benchmark": self.benchmark, "n": self.n, "correct": self.correct,
             "accuracy": round(self.accuracy, 4),
             "ci95": [round(self.ci_low, 4), round(self.ci_high, 4)],
-            "vs_none": None if self.vs_none is None else {
-                "n": self.vs_none.n, "diff": round(self.vs_none.diff, 4),
-                "ci95": [round(self.vs_none.low, 4), round(self.vs_none.high, 4)],
-                "wins": self.vs_none.wins, "losses": self.vs_none.losses,
-                "both": self.vs_none.both, "neither": self.vs_none.neither,
-                "mcnemar_p": round(self.vs_none.p_value, 6),
-                "detectable": None if self.detectable is None else round(self.detectable, 4)},
+            "vs_none": None if self.vs_none is None else _paired_dict(self.vs_none),
             "routing": self.routing,
+            "vs_none_with_memory": None if self.with_memory is None else _paired_dict(self.with_memory),
             "mean_turns": round(self.mean_turns, 3), "prompt_tokens": self.prompt_tokens,
             "cached_tokens": self.cached_tokens, "completion_tokens": self.completion_tokens,
             "model_seconds": round(self.model_seconds, 2),
             "verdicts": dict(sorted(self.verdicts.items())),
         }
+
+
+def _paired_dict(d: PairedDifference) -> dict:
+    found = d.detectable
+    return {"n": d.n, "diff": round(d.diff, 4), "ci95": [round(d.low, 4), round(d.high, 4)],
+            "wins": d.wins, "losses": d.losses, "both": d.both, "neither": d.neither,
+            "mcnemar_p": round(d.p_value, 6),
+            "detectable": None if found is None else round(found, 4)}
 
 
 @dataclass
@@ -269,14 +270,14 @@ def _summarize(model: str, condition: str, label: str, records: dict,
     for r in records.values():
         verdicts[r.get("verdict", "")] = verdicts.get(r.get("verdict", ""), 0) + 1
     usage = [r.get("usage") or {} for r in records.values()]
-    vs_none = None
+    routing = routing_facts(model, records)
+    vs_none = with_memory = None
     if base:
         shared = records.keys() & base.keys()
-        table = {(True, True): 0, (True, False): 0, (False, True): 0, (False, False): 0}
-        for key in shared:
-            table[(bool(records[key]["correct"]), bool(base[key]["correct"]))] += 1
-        vs_none = paired_difference(both=table[(True, True)], wins=table[(True, False)],
-                                    losses=table[(False, True)], neither=table[(False, False)])
+        vs_none = _paired(records, base, shared)
+        got = {k for k in shared if records[k]["condition"].get("memory_ids")}
+        if routing and 0 < len(got) < len(shared):
+            with_memory = _paired(records, base, got)
     return ConditionResult(
         model=model, condition=condition, label=label,
         benchmark=",".join(sorted({b for b, _ in records})), n=n, correct=correct,
@@ -286,7 +287,16 @@ def _summarize(model: str, condition: str, label: str, records: dict,
         cached_tokens=sum(int(u.get("cached_tokens", 0)) for u in usage),
         completion_tokens=sum(int(u.get("completion_tokens", 0)) for u in usage),
         model_seconds=sum(float(u.get("seconds", 0.0)) for u in usage), verdicts=verdicts,
-        routing=routing_facts(model, records))
+        routing=routing, with_memory=with_memory)
+
+
+def _paired(records: dict, base: dict, keys: Iterable) -> PairedDifference:
+    """`records` against `base` over `keys`, task by task."""
+    table = {(True, True): 0, (True, False): 0, (False, True): 0, (False, False): 0}
+    for key in keys:
+        table[(bool(records[key]["correct"]), bool(base[key]["correct"]))] += 1
+    return paired_difference(both=table[(True, True)], wins=table[(True, False)],
+                             losses=table[(False, True)], neither=table[(False, False)])
 
 
 def merge_runs(paths: Iterable[str | Path], out: str | Path) -> int:
