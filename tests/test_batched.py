@@ -8,6 +8,7 @@ output the test forces (`ForcedLogits`), and the rest on token counts and on two
 from __future__ import annotations
 
 import ctypes
+import json
 
 import pytest
 
@@ -185,13 +186,36 @@ def test_one_argmax_maps_each_greedy_row_back_to_its_sequence():
     assert engine._greedy_tokens(seqs) == {}  # nothing greedy: no pass over the logits
 
 
+ANSWER = {"type": "object", "properties": {"answer": {"type": "integer"}}, "required": ["answer"]}
+
+
 @pytest.mark.model
-def test_json_schema_requests_run_on_the_sequential_path(batched):
-    schema = {"type": "object", "properties": {"answer": {"type": "integer"}}, "required": ["answer"]}
-    out = batched.complete_many([ask("What is 2+2? Reply in JSON.", max_tokens=16, json_schema=schema),
-                                 ask("Say hello.")])
-    assert out[0].text.strip().startswith("{") and out[0].extra["json_schema"] is True
-    assert out[1].extra["json_schema"] is False
+def test_json_schema_requests_are_batched_under_their_grammar(batched):
+    reqs = [ask(f"{q} Reply in JSON.", max_tokens=24, json_schema=ANSWER) for q in QUESTIONS[:3]]
+    reqs.append(ask("Say hello."))
+    batched.reset()
+    out = batched.complete_many(reqs)
+    for c in out[:3]:
+        # the grammar's first character is "{" whatever the model prefers; a finished object
+        # is the schema's
+        assert c.text.startswith("{") and c.extra["json_schema"] is True
+        assert "queued_seconds" in c.extra  # decoded in the batch, not on the sequential engine
+        if c.finish_reason == "stop":
+            assert isinstance(json.loads(c.text)["answer"], int)
+    assert out[3].extra["json_schema"] is False
+    batched.reset()
+    assert [c.text for c in batched.complete_many(reqs)] == [c.text for c in out]
+
+
+@pytest.mark.model
+def test_a_json_turn_reuses_the_kv_of_the_turn_before(batched):
+    first = ask("What is 2+2?", max_tokens=8)
+    batched.reset()
+    reply = batched.complete(first)
+    follow = Request(messages=[*first.messages, {"role": "assistant", "content": reply.text},
+                               {"role": "user", "content": "Now reply in JSON."}],
+                     max_tokens=16, json_schema=ANSWER)
+    assert batched.complete(follow).cached_tokens >= reply.prompt_tokens
 
 
 @pytest.mark.model

@@ -93,7 +93,7 @@ def test_the_grammar_gets_the_schema_in_its_own_key_order(tmp_path, monkeypatch)
                         classmethod(lambda cls, text, verbose=True: seen.append(text) or object()))
     from memcollab_cli.memory.constraints import constraint_schema
 
-    LlamaModel(tmp_path / "unused.gguf")._grammar(constraint_schema(3))
+    LlamaModel(tmp_path / "unused.gguf").grammar(constraint_schema(3))
     item = json.loads(seen[0])["properties"]["constraints"]["items"]["properties"]
     assert list(item) == ["when", "enforce", "avoid"]
 

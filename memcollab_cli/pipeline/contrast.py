@@ -190,9 +190,8 @@ def _summarize(jobs: list[Job], session: _Session, summary: ContrastSummary, on_
         else:
             todo.append(job)
     rejected: Counter = Counter(summary.rejected)
-    # The analysis turns of `parallel` pairs decode as one batch; the JSON turns are grammar
-    # calls, which a batching engine runs on its sequential path, evaluating each conversation
-    # again. At parallel 1 the JSON turn reuses the analysis turn's cached prompt instead.
+    # The analysis turns of `parallel` pairs decode as one batch, then their JSON turns, each of
+    # which reuses its analysis turn's KV (the conversation so far) where the engine keeps it.
     for start in range(0, len(todo), max(1, parallel)):
         batch = todo[start:start + max(1, parallel)]
         analyses = [None] * len(batch)

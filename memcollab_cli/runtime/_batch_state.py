@@ -24,7 +24,7 @@ class Seq:
     pos: int = 0  # position of the next token fed
     logit_row: int = -1  # index in this step's batch whose logits sample the next token
     text: bytearray = field(default_factory=bytearray)  # `out` as bytes, kept for stop strings
-    sampler: object = None  # llama_sampler_p for temperature > 0
+    sampler: object = None  # llama_sampler_p for temperature > 0 or a JSON schema
     admitted: float = 0.0
 
 

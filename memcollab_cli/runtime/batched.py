@@ -24,10 +24,12 @@ order, never on timing, so the same requests in the same order give the same out
 run. They are *not* token-identical to one-at-a-time decoding (float sums differ with the batch
 shape and near-tied logits flip), which is why the batch size is part of a run's recorded params.
 
-Requests with a `json_schema` (grammar-constrained, e.g. classification) are not batched: they
-run at submit time on the wrapped sequential `LlamaModel` (same weights, its own small context).
-Temperature > 0 uses llama.cpp's temperature + seeded `dist` sampler per request; its draws are
-reproducible but not the same as `LlamaModel`'s (whose sampler chain differs in order).
+Requests with a `json_schema` (grammar-constrained: labelling, the summarizer's constraints) are
+batched like the rest, with a llama.cpp sampler chain per request: the schema's grammar, then
+argmax among the tokens it allows (`LlamaModel`'s chain at temperature 0). A summarizer's JSON
+turn thus reuses the KV of its analysis turn, which the sequential engine evaluated again from
+the start. Temperature > 0 uses llama.cpp's temperature + seeded `dist` sampler per request; its
+draws are reproducible but not the same as `LlamaModel`'s (whose sampler chain differs in order).
 
 Thread safety: one lock serialises every public method; drive it from one thread (the driver in
 `agent/driver.py` does). Left out: speculative decoding, sharing a prefix across busy slots
@@ -61,7 +63,7 @@ class BatchedLlamaModel:
                  kv_unified: bool = False, verbose: bool = False):
         if parallel < 1:
             raise ValueError("parallel must be at least 1")
-        # The sequential engine loads the weights, owns the chat formatting and runs grammar calls.
+        # The sequential engine loads the weights and owns the chat formatting and the grammars.
         self.single = LlamaModel(path, name=name, n_ctx=n_ctx, gpu_layers=gpu_layers,
                                  chat_format=chat_format, n_threads=n_threads,
                                  n_threads_batch=n_threads_batch, seed=seed, verbose=verbose)
@@ -77,7 +79,6 @@ class BatchedLlamaModel:
         self._batch = None
         self._slots: list[Slot] = []
         self._queue: deque[Seq] = deque()
-        self._ready: list[tuple[int, Completion]] = []  # finished outside the batch (grammar calls)
         self._next_ticket = 0
         self.steps = 0  # llama_decode calls so far (for benchmarks)
 
@@ -136,7 +137,7 @@ class BatchedLlamaModel:
                 self._llama_cpp.llama_batch_free(self._batch)
                 self._llama_cpp.llama_free(self._ctx)  # before the model it was made from
                 self._ctx = self._batch = None
-                self._slots, self._queue, self._ready = [], deque(), []
+                self._slots, self._queue = [], deque()
             self.single.close()
 
     def __enter__(self):
@@ -159,10 +160,6 @@ class BatchedLlamaModel:
             self.load()
             ticket = self._next_ticket
             self._next_ticket += 1
-            if request.json_schema is not None:
-                # grammar-constrained: sequential engine, now (rare, short calls)
-                self._ready.append((ticket, self.single.complete(request)))
-                return ticket
             prompt, stops = self.format(request)
             if len(prompt) >= self._n_ctx_seq:
                 raise ModelError(f"{self.name}: Requested tokens ({len(prompt)}) exceed context "
@@ -174,7 +171,7 @@ class BatchedLlamaModel:
             seq = Seq(ticket=ticket, request=request, prompt=prompt,
                        stops=[s.encode("utf-8") for s in stops if s], max_tokens=max_tokens,
                        submitted=time.perf_counter())
-            if request.temperature > 0:
+            if request.temperature > 0 or request.json_schema is not None:
                 seq.sampler = self._make_sampler(request)
             self._queue.append(seq)
             return ticket
@@ -194,7 +191,7 @@ class BatchedLlamaModel:
     def pending(self) -> int:
         """Requests submitted and not yet handed back by `step()`."""
         with self._lock:
-            return len(self._queue) + len(self._ready) + sum(s.seq is not None for s in self._slots)
+            return len(self._queue) + sum(s.seq is not None for s in self._slots)
 
     def step(self) -> list[tuple[int, Completion]]:
         """Decode until at least one request finishes; (ticket, Completion) pairs in ticket order.
@@ -202,9 +199,6 @@ class BatchedLlamaModel:
         Returns [] when nothing is in flight.
         """
         with self._lock:
-            if self._ready:
-                done, self._ready = sorted(self._ready, key=lambda p: p[0]), []
-                return done
             while True:
                 self._admit()
                 if not any(s.seq is not None for s in self._slots):
@@ -241,16 +235,31 @@ class BatchedLlamaModel:
                          n_ctx_total=self._llama_cpp.llama_n_ctx(self._ctx), n_batch=self.n_batch,
                          n_ubatch=self.n_ubatch, flash_attn=self.flash_attn,
                          kv_unified=self.kv_unified, sampling="argmax at temperature 0, else "
-                         "llama.cpp temp+dist(seed)")
+                         "llama.cpp temp+dist(seed); a JSON schema's grammar first")
             return facts
 
     # -- internals --------------------------------------------------------------------------
 
     def _make_sampler(self, request: Request):
+        """A llama.cpp sampler chain for what a plain argmax cannot do: the JSON schema's grammar
+        (then argmax among the tokens it allows, as `LlamaModel` at temperature 0), a
+        temperature, or both."""
         lc = self._llama_cpp
         chain = lc.llama_sampler_chain_init(lc.llama_sampler_chain_default_params())
-        lc.llama_sampler_chain_add(chain, lc.llama_sampler_init_temp(request.temperature))
-        lc.llama_sampler_chain_add(chain, lc.llama_sampler_init_dist(request.seed & 0xFFFFFFFF))
+        if request.json_schema is not None:
+            grammar = self.single.grammar(request.json_schema)
+            sampler = lc.llama_sampler_init_grammar(self._vocab, grammar._grammar.encode("utf-8"),
+                                                    grammar._root.encode("utf-8"))
+            if not sampler:
+                lc.llama_sampler_free(chain)
+                raise ModelError(f"{self.name}: llama.cpp cannot parse the grammar of the JSON "
+                                 "schema; simplify the schema (objects, arrays, strings, enums)")
+            lc.llama_sampler_chain_add(chain, sampler)
+        if request.temperature > 0:
+            lc.llama_sampler_chain_add(chain, lc.llama_sampler_init_temp(request.temperature))
+            lc.llama_sampler_chain_add(chain, lc.llama_sampler_init_dist(request.seed & 0xFFFFFFFF))
+        else:
+            lc.llama_sampler_chain_add(chain, lc.llama_sampler_init_greedy())
         return chain
 
     def _admit(self) -> None:
@@ -388,5 +397,6 @@ class BatchedLlamaModel:
             extra={"sampling": {"temperature": r.temperature, "seed": r.seed,
                                 "max_tokens": r.max_tokens, "stop": list(r.stop),
                                 "batch": self.parallel},
-                   "json_schema": False, "queued_seconds": round(seq.admitted - seq.submitted, 4)},
+                   "json_schema": r.json_schema is not None,
+                   "queued_seconds": round(seq.admitted - seq.submitted, 4)},
         )

@@ -203,7 +203,8 @@ class LlamaModel:
             "seed": request.seed, "max_tokens": request.max_tokens, "stop": list(request.stop),
         }
 
-    def _grammar(self, schema: dict):
+    def grammar(self, schema: dict):
+        """The llama-cpp-python grammar of a JSON schema, compiled once per schema."""
         # Never sort the keys: the grammar writes an object's properties in the schema's order,
         # and that order is part of the request (a summarizer's fields follow its reasoning).
         key = json.dumps(schema)
@@ -220,7 +221,7 @@ class LlamaModel:
         llm = self.load()
         kwargs = self.sampling(request)
         if request.json_schema is not None:
-            kwargs["grammar"] = self._grammar(request.json_schema)
+            kwargs["grammar"] = self.grammar(request.json_schema)
         self._cached = 0
         start = time.perf_counter()
         try:
