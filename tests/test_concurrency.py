@@ -51,6 +51,19 @@ def test_a_second_solve_into_the_same_file_is_refused_and_nothing_is_duplicated(
     assert solve(second, TASKS, out).skipped == 4  # the lock is free again
 
 
+def test_a_rerun_with_nothing_to_write_reads_without_the_lock(tmp_path):
+    from memcollab_cli.filelock import hold_lock
+
+    out = tmp_path / "runs.jsonl"
+    model = ScriptedModel(name="m", respond=lambda r: "\\boxed{0}")
+    solve(model, TASKS[:2], out)
+    with hold_lock(out):  # another run is writing to the file
+        assert solve(model, TASKS[:2], out).skipped == 2  # two distills sharing a runs file
+        with pytest.raises(DataError, match=REFUSED):
+            solve(model, TASKS, out)  # two tasks to write: refused, as before
+    assert len(out.read_text().splitlines()) == 2
+
+
 SLOW_SOLVE = """
 import sys, time
 from pathlib import Path

@@ -81,17 +81,19 @@ class SolveSummary:
 RESUME_HINT = "this --out file holds other records; write to a new --out"
 
 
-def finished_trajectories(out: Path, model_name: str, condition: str,
-                          params: dict) -> dict[str, Trajectory]:
+def finished_trajectories(out: Path, model_name: str, condition: str, params: dict, *,
+                          repair: bool = True) -> dict[str, Trajectory]:
     """Records already finished for this model and condition, by task id.
 
     Every line must be a trajectory record (a foreign line is an error naming it, not a
     traceback), and a record made with other settings (turns, tokens, temperature, prompts) is
-    an error rather than a silent mix of two experiments in one file.
+    an error rather than a silent mix of two experiments in one file. `repair` first drops a
+    partial last line left by a crash (the caller holds the file's lock).
     """
     if not out.exists():
         return {}
-    repair_tail(out)
+    if repair:
+        repair_tail(out)
     done = {}
     for lineno, rec in stream_trajectories(out, hint=RESUME_HINT):
         if rec["model"]["name"] == model_name and rec["condition"]["name"] == condition:
@@ -114,22 +116,31 @@ def solve(model: Model, tasks: list[Task], out: Path, *, params: SolveParams = S
     `placebo` make one with the default routing.
 
     One writer per file: a second `solve` into the same `out` is refused while this one runs.
+    A rerun that finds every task already in `out` writes nothing and takes no lock, so runs
+    that only read a shared file (two `distill`s over one runs directory) never refuse each other.
     """
     out = Path(out)
+    arm = arm or Arm(bank=bank, top_p=top_p, model_filter=model_filter, placebo=placebo)
+    expected = params.to_dict(solve_prompt_hash(tasks[0].domain if tasks else "math"))
+    try:
+        done = finished_trajectories(out, model.name, arm.condition, expected, repair=False)
+    except DataError:
+        done = {}  # say, a partial last line: the locked run below repairs or reports it
+    if all(t.id in done for t in tasks):
+        return _run(model, tasks, out, params, arm, done, on_record, on_start)
     busy = (f"{out}: another memcollab run is writing this file (lock {out.name}.lock is held); "
             "wait for it to finish, or write to another --out")
     with hold_lock(out, busy=busy):
-        arm = arm or Arm(bank=bank, top_p=top_p, model_filter=model_filter, placebo=placebo)
-        return _solve_locked(model, tasks, out, params, arm, on_record, on_start)
+        done = finished_trajectories(out, model.name, arm.condition, expected)
+        return _run(model, tasks, out, params, arm, done, on_record, on_start)
 
 
-def _solve_locked(model, tasks, out, params, arm, on_record, on_start) -> SolveSummary:
+def _run(model, tasks, out, params, arm, done, on_record, on_start) -> SolveSummary:
+    """Run what `done` lacks, appending to `out` (under its lock whenever there is anything)."""
     started = time.perf_counter()
     benchmark = tasks[0].benchmark if tasks else ""
     cond = arm.condition
     summary = SolveSummary(model=model.name, benchmark=benchmark, condition=cond, tasks=len(tasks))
-    domain = tasks[0].domain if tasks else "math"
-    done = finished_trajectories(out, model.name, cond, params.to_dict(solve_prompt_hash(domain)))
     _check_routing(out, cond, done, arm)
     todo = [t for t in schedule(tasks, arm, params.parallel) if t.id not in done]
     for t in tasks:
