@@ -95,7 +95,7 @@ def main() -> None:
         print(f"{args.summarizer}, {summary.pairs} pairs, --parallel {args.parallel}, "
               f"{engine.describe()['n_threads']} threads, {args.reps} rep(s); "
               f"load {min(loads):.2f}–{max(loads):.2f}\n")
-        print("| JSON turn | s / pair | × sequential |")
+        print("| JSON turn | s / pair, both turns | × sequential |")
         print("|---|---|---|")
         base = statistics.median(seconds["sequential JSON"])
         for label, values in seconds.items():
