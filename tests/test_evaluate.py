@@ -247,6 +247,66 @@ def test_rerun_with_one_more_bank_runs_only_that_bank(toy):
     assert [c.n for c in result.rows("tiny")] == [n, n, n]
 
 
+def respond_by_parity(request):
+    """Even tasks are arithmetic, which the geometry-only bank has nothing for."""
+    if request.json_schema is not None:
+        a = int(re.search(r"What is (\d+)", request.messages[-1]["content"])[1])
+        label = (CATEGORY, SUBCATEGORY) if a % 2 == 0 else ("Geometry", "Areas of Polygons")
+        return json.dumps({"category": label[0], "subcategory": label[1]})
+    return respond(request)
+
+
+def geometry_bank(path):
+    write_jsonl(path, [entry(10 + i, "Geometry", "Areas of Polygons") for i in range(3)])
+    return path
+
+
+def test_a_task_without_memory_takes_the_no_memory_transcript(toy):
+    from memcollab_cli.pipeline.evaluate import evaluate
+    from memcollab_cli.runtime.scripted import ScriptedModel
+
+    model = ScriptedModel(name="tiny", respond=respond_by_parity)
+    bank = geometry_bank(toy["bank"].with_name("geo.jsonl"))
+    evaluate(model, toy["tasks"], toy["outdir"], {"geo": bank}, placebo=True)
+    solved = [r for r in model.history if r.json_schema is None]
+    n = len(toy["tasks"])
+    assert len(solved) == n + 2 * (n // 2)  # none; then only the odd tasks, under bank and placebo
+    records = read_jsonl(toy["outdir"] / "tiny.jsonl")
+    none = {r["task_id"]: r for r in records if r["condition"]["name"] == "none"}
+    for name in ("geo", "placebo:geo"):
+        arm = {r["task_id"]: r for r in records if r["condition"]["name"] == name}
+        assert sorted(arm, key=int) == [str(i) for i in range(n)]
+        for task_id, r in arm.items():
+            if int(task_id) % 2 == 0:
+                assert r["condition"]["memory_ids"] == []
+                assert r["condition"]["stand_in"] == none[task_id]["id"]
+                assert r["messages"] == none[task_id]["messages"] and r["id"] != none[task_id]["id"]
+            else:
+                assert "stand_in" not in r["condition"] and r["condition"]["memory_ids"]
+
+
+def test_a_stand_in_needs_the_identical_prompt_and_can_be_refused(toy):
+    from memcollab_cli.pipeline.arms import ArmSettings
+    from memcollab_cli.pipeline.evaluate import evaluate
+    from memcollab_cli.runtime.scripted import ScriptedModel
+
+    bank = geometry_bank(toy["bank"].with_name("geo.jsonl"))
+    evaluate(ScriptedModel(name="tiny", respond=respond_by_parity), toy["tasks"], toy["outdir"])
+    runs = toy["outdir"] / "tiny.jsonl"
+    records = read_jsonl(runs)
+    records[0]["messages"][0]["content"] += " (another prompt)"  # task 0: not the prompt a bank gives
+    write_jsonl(runs, records)
+    model = ScriptedModel(name="tiny", respond=respond_by_parity)
+    evaluate(model, toy["tasks"], toy["outdir"], {"geo": bank})
+    solved = [r.messages[1]["content"] for r in model.history if r.json_schema is None]
+    assert solved == [f"What is {i} + 3?" for i in range(6) if i % 2 or i == 0]
+
+    model = ScriptedModel(name="tiny", respond=respond_by_parity)
+    evaluate(model, toy["tasks"], toy["outdir"].with_name("again"), {"geo": bank},
+             settings=ArmSettings(reuse=False))
+    assert len([r for r in model.history if r.json_schema is None]) == 2 * len(toy["tasks"])
+
+
 def test_edited_bank_is_not_mixed_with_old_results(toy):
     from memcollab_cli.pipeline.evaluate import evaluate
 

@@ -184,6 +184,9 @@ Examples = Annotated[list[Path] | None, typer.Option(
 NoiseFloor = Annotated[bool, typer.Option(
     "--noise-floor", help="Add no memory again on a shifted task order: the tasks that flip "
     "measure what batch composition alone moves.")]
+Reuse = Annotated[bool, typer.Option(
+    "--reuse/--no-reuse", help="A task a bank gives no memory has the no-memory prompt: take that "
+    "transcript (marked stand_in) instead of solving it again; --no-reuse solves it again.")]
 
 
 @dataclass(frozen=True)

@@ -56,13 +56,14 @@ def results_from_files(files: list[Path], models: list[str] | None, banks: dict[
 
 def arm_settings(placebo: bool, top_p: int = 3, model_filter: bool = False,
                  routing: str = DEFAULT_ROUTING, labeller: str | None = None, examples=None,
-                 noise_floor: bool = False, engine: common.Engine | None = None):
+                 noise_floor: bool = False, engine: common.Engine | None = None,
+                 reuse: bool = True):
     """The arms every model of `eval`/`transfer` runs, from the command's options."""
     from memcollab_cli.pipeline.arms import ArmSettings
 
     return ArmSettings(placebo=placebo, top_p=top_p, model_filter=model_filter, routing=routing,
                        labeller=labeller or "", examples=tuple(examples or ()),
-                       noise_floor=noise_floor,
+                       noise_floor=noise_floor, reuse=reuse,
                        open_model=engine.open_labeller if engine is not None else None)
 
 

@@ -45,6 +45,7 @@ def eval_(
     labeller: common.Labeller = None,
     examples: common.Examples = None,
     noise_floor: common.NoiseFloor = False,
+    reuse: common.Reuse = True,
     max_turns: common.MaxTurns = 3,
     max_tokens: common.MaxTokens = 512,
     temperature: common.Temperature = 0.0,
@@ -66,7 +67,8 @@ def eval_(
     Newcombe's 95% interval, an exact McNemar p-value, the smallest difference n tasks can detect
     and the noise floor; won/lost tasks; routing (tasks that received memory, agreement between
     labellings); mean turns; tokens and model time. Every condition runs its tasks in the same
-    order, so two conditions differ only in their prompts.
+    order, so two conditions differ only in their prompts. A task a bank gives no memory has the
+    no-memory prompt and takes that transcript instead of running again (--no-reuse runs it).
 
     All trajectories go to OUTDIR/<model>.jsonl. A rerun reuses what is there, so adding a bank
     computes only the new condition. A large run can be split with --shard i/n on several
@@ -113,7 +115,7 @@ def eval_(
                 threads=threads, parallel=parallel, max_turns=max_turns, max_tokens=max_tokens,
                 seed=seed, temperature=temperature)
             settings = arm_settings(placebo, top_p, model_filter, routing, labeller, examples,
-                                    noise_floor, run.engine)
+                                    noise_floor, run.engine, reuse)
             result = _run(model, banks, outdir, run, settings)
     if json_:
         common.print_json(result.to_dict())

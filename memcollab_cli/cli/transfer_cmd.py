@@ -47,6 +47,7 @@ def transfer(
     labeller: common.Labeller = None,
     examples: common.Examples = None,
     noise_floor: common.NoiseFloor = False,
+    reuse: common.Reuse = True,
     max_turns: common.MaxTurns = 3,
     max_tokens: common.MaxTokens = 512,
     temperature: common.Temperature = 0.0,
@@ -104,7 +105,7 @@ def transfer(
                 threads=threads, parallel=parallel, max_turns=max_turns, max_tokens=max_tokens,
                 seed=seed, temperature=temperature)
             settings = arm_settings(placebo, top_p, model_filter, routing, labeller, examples,
-                                    noise_floor, run.engine)
+                                    noise_floor, run.engine, reuse)
             result = _run(model, banks, outdir, run, settings)
         if png is not None:
             report.heatmap_png(result, png)

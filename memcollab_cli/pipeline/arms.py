@@ -57,6 +57,9 @@ class Arm:
     labeller: str = ""  # overrides the labeller recorded with the bank
     schedule: str = INPUT_ORDER
     name: str = ""  # overrides the derived condition name
+    # A condition whose finished transcript stands in for a task this arm gives no memory: the
+    # prompt is byte-identical, so solving it again would only measure batch noise.
+    stand_in: str = ""
     open_model: Callable[[str], AbstractContextManager[Model]] | None = field(
         default=None, compare=False)  # opens the labeller when it is not the solving model
 
@@ -89,6 +92,7 @@ class ArmSettings:
     examples: tuple[Path, ...] = ()  # trajectory files: adds the worked-examples arm
     k_examples: int = 2
     noise_floor: bool = False  # adds no memory again under a shifted schedule
+    reuse: bool = True  # a bank's tasks without memory take no memory's transcript (Arm.stand_in)
     open_model: Callable[[str], AbstractContextManager[Model]] | None = field(
         default=None, compare=False)
 

@@ -95,9 +95,10 @@ def plan_conditions(banks: Mapping[str, str | Path] | None, placebo: bool = Fals
         if stem in stems:
             continue
         stems[stem] = path
-        plan.append(Condition(stem, label, settings.arm(bank=path)))
+        stand_in = NONE if settings.reuse else ""
+        plan.append(Condition(stem, label, settings.arm(bank=path, stand_in=stand_in)))
         if placebo:
-            arm = settings.arm(bank=path, placebo=True)
+            arm = settings.arm(bank=path, placebo=True, stand_in=stand_in)
             plan.append(Condition(arm.condition, PLACEBO + label, arm))
     if settings.examples:
         plan.append(Condition(EXAMPLES, EXAMPLES, settings.arm(examples=tuple(settings.examples))))

@@ -7,17 +7,19 @@ loses nothing finished. What a condition is (memory, routing, schedule) is an `a
 The schedule never depends on the memory: tasks run in input order, and the engine's prompt
 cache is emptied when a condition starts, so the same prompts give the same transcripts whatever
 ran before them (a bank under two names gives identical runs) and two conditions differ only
-in what their prompts say.
+in what their prompts say. A bank's task that retrieves nothing has the no-memory prompt; where
+that transcript is already in the file it stands in (`Arm.stand_in`) instead of a rerun that could
+only differ by batch noise, so the tasks that run are those whose prompts differ.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from memcollab_cli.agent import SolveParams, run_episodes
+from memcollab_cli.agent import Episode, SolveParams, run_episodes
 from memcollab_cli.agent.episode import solve_prompt_hash
 from memcollab_cli.errors import DataError
 from memcollab_cli.filelock import hold_lock
@@ -35,6 +37,7 @@ class SolveSummary:
     condition: str
     tasks: int = 0  # selected
     skipped: int = 0  # already in the output file
+    reused: int = 0  # given another condition's transcript of the identical prompt (Arm.stand_in)
     solved: int = 0  # run now
     correct: int = 0  # over every record of this condition in the file
     graded: int = 0
@@ -152,6 +155,13 @@ def _run(model, tasks, out, params, arm, done, on_record, on_start) -> SolveSumm
         on_start(summary)
     model_info = {"name": model.name, "sha256": model.sha256}
     episodes = prepare_episodes(model, todo, params, arm, out, model_info)
+    episodes, stand_ins = _take_stand_ins(out, model.name, params, arm, episodes)
+    for trajectory in stand_ins:
+        append_jsonl(out, trajectory.to_record())
+        summary.reused += 1
+        summary.add(trajectory, fresh=False)
+        if on_record:
+            on_record(trajectory, summary)
     facts = runtime_facts(model) if episodes else {}
     reset = getattr(model, "reset", None)
     if callable(reset):  # no prompt cache left over from another condition
@@ -166,6 +176,33 @@ def _run(model, tasks, out, params, arm, done, on_record, on_start) -> SolveSumm
             on_record(trajectory, summary)
     summary.wall_seconds = time.perf_counter() - started
     return summary
+
+
+def _take_stand_ins(out: Path, model_name: str, params: SolveParams, arm: Arm,
+                    episodes: list[Episode]) -> tuple[list[Episode], list[Trajectory]]:
+    """Split off the episodes whose prompt the `arm.stand_in` condition has already run.
+
+    A bank task that retrieves nothing gets the no-memory prompt, byte for byte; solving it
+    again would only measure how batch neighbours move llama.cpp's arithmetic (the noise floor).
+    Its stand-in is that condition's transcript, copied under this condition and marked
+    `stand_in` with the source record's id. Returns (episodes still to run, stand-ins).
+    """
+    if not arm.stand_in or not episodes:
+        return episodes, []
+    expected = params.to_dict(solve_prompt_hash(episodes[0].task.domain))
+    try:
+        finished = finished_trajectories(out, model_name, arm.stand_in, expected, repair=False)
+    except DataError:
+        return episodes, []  # other settings there: nothing can stand in
+    run, stand_ins = [], []
+    for episode in episodes:
+        source = finished.get(episode.task.id)
+        if source is None or source.messages[:2] != episode.messages[:2]:
+            run.append(episode)
+            continue
+        condition = {**episode.condition, "stand_in": source.id}
+        stand_ins.append(replace(source, condition=condition))
+    return run, stand_ins
 
 
 def _check_routing(out: Path, cond: str, done: dict[str, Trajectory], arm: Arm) -> None:
