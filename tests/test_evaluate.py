@@ -262,12 +262,15 @@ def geometry_bank(path):
 
 
 def test_a_task_without_memory_takes_the_no_memory_transcript(toy):
+    from rich.console import Console
+
+    from memcollab_cli.pipeline import report
     from memcollab_cli.pipeline.evaluate import evaluate
     from memcollab_cli.runtime.scripted import ScriptedModel
 
     model = ScriptedModel(name="tiny", respond=respond_by_parity)
     bank = geometry_bank(toy["bank"].with_name("geo.jsonl"))
-    evaluate(model, toy["tasks"], toy["outdir"], {"geo": bank}, placebo=True)
+    result = evaluate(model, toy["tasks"], toy["outdir"], {"geo": bank}, placebo=True)
     solved = [r for r in model.history if r.json_schema is None]
     n = len(toy["tasks"])
     assert len(solved) == n + 2 * (n // 2)  # none; then only the odd tasks, under bank and placebo
@@ -283,6 +286,11 @@ def test_a_task_without_memory_takes_the_no_memory_transcript(toy):
                 assert r["messages"] == none[task_id]["messages"] and r["id"] != none[task_id]["id"]
             else:
                 assert "stand_in" not in r["condition"] and r["condition"]["memory_ids"]
+    _, bank_row, placebo_row = result.rows("tiny")
+    assert bank_row.routing["stand_ins"] == placebo_row.routing["stand_ins"] == n // 2
+    console = Console(width=200, record=True, file=io.StringIO())
+    console.print(report.routing_table(result, "tiny"))
+    assert "50.0% (3 reused)" in console.export_text()
 
 
 def test_a_stand_in_needs_the_identical_prompt_and_can_be_refused(toy):

@@ -256,4 +256,5 @@ def test_transfer_command_runs_models(cli, tmp_path, monkeypatch):
     assert data["routing_agreement"] == [{"a": ["big", "collab"], "b": ["small", "collab"],
                                           "n": 4, "category": 4, "subcategory": 4}]
     routing = [r["routing"] for r in data["results"] if r["condition"] == "collab"]
-    assert routing == [{"routing": "labeller", "labeller": "small", "n": 4, "with_memory": 4}] * 2
+    assert routing == [{"routing": "labeller", "labeller": "small", "n": 4, "with_memory": 4,
+                        "stand_ins": 0}] * 2

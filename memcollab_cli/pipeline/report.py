@@ -61,7 +61,9 @@ EVAL_CAPTION = ("Δ: paired difference from no memory, Newcombe interval; p: exa
 
 
 ROUTING_CAPTION = ("Δ with memory: the paired difference from no memory over the tasks that "
-                   "received memory alone (routing fixes them before anything is solved)")
+                   "received memory alone (routing fixes them before anything is solved); "
+                   "reused: tasks without memory that took no memory's transcript, their prompt "
+                   "being the same")
 
 
 def detectable(c: ConditionResult) -> str:
@@ -137,9 +139,16 @@ def routing_table(result: EvalResult, model: str) -> Table | None:
             Text(f"{pp(d.diff)} [{pp(d.low)}, {pp(d.high)}]", style=_style(d.diff)),
             p_value(d.p_value), f"{d.wins}/{d.losses}", _mde(d)]
         table.add_row(Text(r.label), f["routing"], Text(f["labeller"]),
-                      f"{f['with_memory']}/{f['n']}", pct(1 - f["with_memory"] / f["n"]),
+                      f"{f['with_memory']}/{f['n']}", _without_memory(f),
                       *subgroup)
     return table
+
+
+def _without_memory(facts: dict) -> str:
+    """The share of tasks without memory, and how many of them reused no memory's transcript."""
+    share = pct(1 - facts["with_memory"] / facts["n"])
+    reused = facts.get("stand_ins", 0)
+    return f"{share} ({reused} reused)" if reused else share
 
 
 def agreement_table(result: EvalResult) -> Table | None:

@@ -14,7 +14,8 @@ Label = tuple[str, str]
 
 
 def routing_facts(model: str, records: Mapping) -> dict | None:
-    """{routing, labeller, n, with_memory} for a condition whose records retrieve memory."""
+    """{routing, labeller, n, with_memory, stand_ins} for a condition whose records retrieve
+    memory; stand_ins: tasks without memory that took the no-memory transcript (`solve`)."""
     conds = [r.get("condition") or {} for r in records.values()]
     conds = [c for c in conds if "memory_ids" in c]
     if not conds:
@@ -23,7 +24,8 @@ def routing_facts(model: str, records: Mapping) -> dict | None:
     labellers = {c.get("labeller") or (model if c.get("routing", "self") == "self" else "")
                  for c in conds if "category" in c}
     return {"routing": ",".join(sorted(rules)), "labeller": ",".join(sorted(labellers - {""})),
-            "n": len(conds), "with_memory": sum(bool(c["memory_ids"]) for c in conds)}
+            "n": len(conds), "with_memory": sum(bool(c["memory_ids"]) for c in conds),
+            "stand_ins": sum("stand_in" in c for c in conds)}
 
 
 def labels_of(records: Mapping) -> dict[tuple, Label]:
