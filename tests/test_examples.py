@@ -69,7 +69,7 @@ def test_eval_adds_the_examples_arm(tmp_path):
     cell = result.cell("small", "examples")
     assert (cell.correct, cell.vs_none.wins) == (2, 2)
     assert cell.routing == {"routing": "similar problems", "labeller": "", "n": 2,
-                            "with_memory": 2}
+                            "with_memory": 2, "stand_ins": 0}
     recs = [r for r in read_jsonl(tmp_path / "out" / "small.jsonl")
             if r["condition"]["name"] == "examples"]
     assert recs[0]["condition"]["examples"] == ["train.jsonl"]

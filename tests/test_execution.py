@@ -261,6 +261,8 @@ def _alive(pids: set[int]) -> set[int]:
 def test_killing_the_grader_leaves_no_sandboxed_program(how):
     grader = subprocess.Popen(
         [sys.executable, "-c",
+         # Ctrl-C as in a terminal, even where this run inherited SIGINT ignored (nohup, `&`)
+         "import signal; signal.signal(signal.SIGINT, signal.default_int_handler)\n"
          "from memcollab_cli.tasks import run_python\n"
          "print(run_python('import time\\ntime.sleep(60)', timeout=60), flush=True)"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
