@@ -82,6 +82,7 @@ def plan_conditions(banks: Mapping[str, str | Path] | None, placebo: bool = Fals
     plan = [Condition(NONE, NONE, settings.arm())]
     if settings.noise_floor:
         plan.append(Condition(NOISE_FLOOR, NOISE_FLOOR, settings.arm(schedule=SHIFTED)))
+    stand_in = NONE if settings.reuse else ""  # bank tasks without memory reuse no memory's
     stems: dict[str, Path] = {}
     for label, path in (banks or {}).items():
         path = Path(path)
@@ -95,7 +96,6 @@ def plan_conditions(banks: Mapping[str, str | Path] | None, placebo: bool = Fals
         if stem in stems:
             continue
         stems[stem] = path
-        stand_in = NONE if settings.reuse else ""
         plan.append(Condition(stem, label, settings.arm(bank=path, stand_in=stand_in)))
         if placebo:
             arm = settings.arm(bank=path, placebo=True, stand_in=stand_in)
