@@ -291,6 +291,8 @@ def test_a_task_without_memory_takes_the_no_memory_transcript(toy):
     console = Console(width=200, record=True, file=io.StringIO())
     console.print(report.routing_table(result, "tiny"))
     assert "50.0% (3 reused)" in console.export_text()
+    cost = report.eval_tables(result)[1]
+    assert cost.caption.startswith(f"{2 * (n // 2)} reused no-memory transcripts")
 
 
 def test_a_stand_in_needs_the_identical_prompt_and_can_be_refused(toy):

@@ -112,6 +112,10 @@ def eval_tables(result: EvalResult) -> list[Table]:
                         detectable(r), floor if d and r.condition != NOISE_FLOOR else "")
             cost.add_row(Text(r.label), f"{r.mean_turns:.2f}", str(r.prompt_tokens),
                          str(r.cached_tokens), str(r.completion_tokens), f"{r.model_seconds:.1f}")
+        reused = sum((r.routing or {}).get("stand_ins", 0) for r in rows)
+        if reused:  # their cost is the copied transcript's, not this run's
+            cost.caption = (f"{reused} reused no-memory transcripts count their source's tokens "
+                            "and seconds")
         tables += [acc, cost]
         routing = routing_table(result, model)
         if routing is not None:
