@@ -1,4 +1,4 @@
-"""`memcollab bank show|stats|validate|diff|merge|refine`."""
+"""`memcollab bank show|stats|validate|diff|merge|blame|refine`."""
 
 from __future__ import annotations
 
@@ -123,6 +123,46 @@ def merge(
     with common.user_errors():  # read-merge-write under OUT's lock: `merge X A -o X` loses nothing
         entries, report = merge_bank_files(banks, out, threshold=threshold)
     common.err_console().print(f"{out}: {len(entries)} entries ({len(report)} merges)", markup=False)
+
+
+@app.command()
+def blame(
+    bank: BankPath,
+    runs: Annotated[list[Path], typer.Argument(help="Transcripts of an eval that used BANK "
+                                               "(.jsonl or .jsonl.gz).", exists=True, dir_okay=False)],
+    model: Annotated[str | None, typer.Option("--model", "-m", help="The model whose transcripts "
+                                              "to read, where they hold several.")] = None,
+    json_: common.JsonFlag = False,
+) -> None:
+    """Per entry: the tasks that retrieved it, and how many of them the bank won and lost against
+    no memory. Worst first. Descriptive only: entries are retrieved together, p is uncorrected,
+    and pruning a bank by its test results fits it to the test set (`bank refine` uses training
+    tasks).
+
+    Examples:
+
+      memcollab bank blame banks/gsm8k/collab-same.jsonl banks/gsm8k/eval/qwen2.5-coder-0.5b.jsonl.gz
+    """
+    from memcollab_cli.pipeline.blame import blame as blame_entries
+    from memcollab_cli.pipeline.report import p_value
+
+    with common.user_errors():
+        found = blame_entries(bank, runs, model)
+    if json_:
+        common.print_json({"model": found.model, "condition": found.condition,
+                           "tasks": found.tasks, "entries": [e.to_dict() for e in found.entries]})
+        return
+    table = Table(title=f"{found.model} · {found.condition} · {found.tasks} tasks against no memory",
+                  caption=f"a task counts for every entry it retrieved; p uncorrected for "
+                          f"{len(found.entries)} entries")
+    for col in ("entry", "category", "tasks", "won", "lost", "p"):
+        table.add_column(col, justify="left" if col in ("entry", "category") else "right",
+                         no_wrap=col == "entry")
+    table.add_column("constraint", overflow="fold")
+    for e in found.entries:
+        table.add_row(e.id, e.category, str(e.n), str(e.won), str(e.lost),
+                      p_value(e.p_value), e.text)
+    common.out_console().print(table)
 
 
 app.command(name="refine")(refine_cmd.refine)
