@@ -35,6 +35,10 @@ def transcripts(tmp_path, sha=None, model="m"):
         runs += [record({"name": name, "bank": BANK.name, "bank_sha256": sha,
                          "memory_ids": ids}, i, name == "tiny" and i in BANK_RIGHT, model)
                  for i, ids in RETRIEVED.items()]
+    # a record made with an earlier version of the bank, under the same name: not this bank's
+    runs += [record({"name": "none"}, 6, True, model),
+             record({"name": "tiny", "bank": BANK.name, "bank_sha256": "f" * 12,
+                     "memory_ids": [A]}, 6, False, model)]
     path = tmp_path / f"{model}.jsonl"
     write_jsonl(path, runs)
     return path

@@ -74,7 +74,9 @@ def blame(bank: str | Path, runs: Iterable[str | Path], model: str | None = None
     base = records.get((model, NONE))
     if not base:
         raise DataError(f"the transcripts hold no no-memory records of {model!r} to compare with")
-    arm = records[(model, arms[0])]
+    # only the records made with this very bank, should the condition hold older ones too
+    arm = {k: r for k, r in records[(model, arms[0])].items()
+           if r["condition"].get("bank_sha256") == sha}
     shared = arm.keys() & base.keys()
     tally = {e.id: [0, 0, 0] for e in entries}  # n, won, lost
     for key in shared:
