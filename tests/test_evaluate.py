@@ -58,6 +58,25 @@ def test_results_from_runs_counts_and_pairs(tmp_path):
     assert result.to_dict()["results"][1]["vs_none"]["wins"] == 5
 
 
+def test_a_bank_is_also_paired_with_its_own_placebo(tmp_path):
+    from rich.console import Console
+
+    from memcollab_cli.pipeline import report
+
+    path = tmp_path / "m.jsonl"  # placebo right on 0-5: the bank wins 6-8, loses 0-1
+    write_jsonl(path, toy_runs() + [record("m", "placebo:bank", i, i < 6) for i in range(10)])
+    result = results_from_runs([path])
+    d = result.cell("m", "bank").vs_placebo
+    assert (d.n, d.both, d.wins, d.losses, d.neither) == (10, 4, 3, 2, 1)
+    assert result.cell("m", "placebo:bank").vs_placebo is None
+    assert result.cell("m", "none").vs_placebo is None
+    assert result.to_dict()["results"][1]["vs_placebo"]["wins"] == 3
+    console = Console(width=200, record=True, file=io.StringIO())
+    for table in report.eval_tables(result):
+        console.print(table)
+    assert "m · each bank against its placebo" in console.export_text()
+
+
 def test_paired_difference_only_over_shared_tasks(tmp_path):
     path = tmp_path / "m.jsonl"
     recs = [record("m", "none", i, True) for i in range(4)]
@@ -291,7 +310,7 @@ def test_a_task_without_memory_takes_the_no_memory_transcript(toy):
     console = Console(width=200, record=True, file=io.StringIO())
     console.print(report.routing_table(result, "tiny"))
     assert "50.0% (3 reused)" in console.export_text()
-    cost = report.eval_tables(result)[1]
+    cost = next(t for t in report.eval_tables(result) if str(t.title).endswith("turns and cost"))
     assert cost.caption.startswith(f"{2 * (n // 2)} reused no-memory transcripts")
 
 

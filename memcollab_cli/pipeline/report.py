@@ -116,7 +116,7 @@ def eval_tables(result: EvalResult) -> list[Table]:
         if reused:  # their cost is the copied transcript's, not this run's
             cost.caption = (f"{reused} reused no-memory transcripts count their source's tokens "
                             "and seconds")
-        tables += [acc, cost]
+        tables += [acc, *_placebo_table(rows, model), cost]
         routing = routing_table(result, model)
         if routing is not None:
             tables.append(routing)
@@ -124,6 +124,26 @@ def eval_tables(result: EvalResult) -> list[Table]:
     if agree is not None:
         tables.append(agree)
     return tables
+
+
+PLACEBO_CAPTION = "Δ: bank minus its placebo, paired on the same tasks; W/L: won/lost against it"
+
+
+def _placebo_table(rows: list[ConditionResult], model: str) -> list[Table]:
+    """Each bank against its placebo: what its content adds beyond a memory block in the prompt."""
+    rows = [r for r in rows if r.vs_placebo is not None]
+    if not rows:
+        return []
+    table = Table(title=Text(f"{model} · each bank against its placebo"), caption=PLACEBO_CAPTION)
+    table.add_column("memory", overflow="fold")
+    for col in ("n", "Δ pp [95% CI]", "p", "W/L", "MDE"):
+        table.add_column(col, justify="right", no_wrap=True)
+    for r in rows:
+        d = r.vs_placebo
+        table.add_row(Text(r.label), str(d.n),
+                      Text(f"{pp(d.diff)} [{pp(d.low)}, {pp(d.high)}]", style=_style(d.diff)),
+                      p_value(d.p_value), f"{d.wins}/{d.losses}", _mde(d))
+    return [table]
 
 
 def routing_table(result: EvalResult, model: str) -> Table | None:

@@ -61,6 +61,8 @@ class ConditionResult:
     routing: dict | None = None  # {routing, labeller, n, with_memory} where memory was retrieved
     # vs_none over the tasks that received memory, where some tasks received none
     with_memory: PairedDifference | None = None
+    # a bank against its own placebo, task by task: what the content adds beyond a memory block
+    vs_placebo: PairedDifference | None = None
 
     @property
     def accuracy(self) -> float:
@@ -79,6 +81,7 @@ class ConditionResult:
             "vs_none": None if self.vs_none is None else _paired_dict(self.vs_none),
             "routing": self.routing,
             "vs_none_with_memory": None if self.with_memory is None else _paired_dict(self.with_memory),
+            "vs_placebo": None if self.vs_placebo is None else _paired_dict(self.vs_placebo),
             "mean_turns": round(self.mean_turns, 3), "prompt_tokens": self.prompt_tokens,
             "cached_tokens": self.cached_tokens, "completion_tokens": self.completion_tokens,
             "model_seconds": round(self.model_seconds, 2),
@@ -232,6 +235,12 @@ def results_from_runs(paths: Iterable[str | Path], *, models: Sequence[str] | No
                                                    records, base if condition != NONE else None)
             if labels_of(records):
                 routed[(model, condition)] = labels_of(records)
+    for (model, condition), cell in cells.items():
+        placebo = cells.get((model, PLACEBO + condition))
+        if placebo is not None:
+            mine = _select(runs[(model, condition)], keep)
+            theirs = _select(runs[(model, placebo.condition)], keep)
+            cell.vs_placebo = _paired(mine, theirs, mine.keys() & theirs.keys())
     facts = {k: cells[k].routing for k in routed}
     return EvalResult(models=models, conditions=conditions, cells=cells,
                       labels={c: _label(c, labels) for c in conditions},
