@@ -104,3 +104,19 @@ def test_works_outside_the_main_thread():
     thread.start()
     thread.join()
     assert results[0].verdict == "pass"
+
+
+def test_a_math_verify_timeout_is_an_error_not_a_fail(monkeypatch):
+    # On a busy machine the 5 s parse can run out: that says nothing of the answer.
+    import math_verify
+    from math_verify.errors import TimeoutException
+
+    assert check_math("x^2+1", "1+x^2").verdict == "pass"
+
+    def slow(*args, **kwargs):
+        raise TimeoutException("timeout")
+
+    monkeypatch.setattr(math_verify, "parse", slow)
+    verdict = check_math("x^2+1", "1+x^2")
+    assert (verdict.correct, verdict.verdict) == (False, "error")
+    assert "TimeoutError: no result within 5 s" in verdict.detail

@@ -114,16 +114,20 @@ def _normalize(text: str) -> str:
 
 def _math_verify(gold: str, predicted: str) -> bool:
     from math_verify import parse, verify  # imports sympy: only when needed
+    from math_verify.errors import TimeoutException
 
     # math-verify enforces its time limits with signal.alarm, which only the main thread may
     # use; elsewhere the caller's own timeout has to do.
     main = threading.current_thread() is threading.main_thread()
     limit = 5 if main else None
-    gold_parsed = parse(f"${gold}$", parsing_timeout=limit)
-    pred_parsed = parse(f"${predicted}$", parsing_timeout=limit)
-    if not gold_parsed or not pred_parsed:
-        return False
-    return bool(verify(gold_parsed, pred_parsed, timeout_seconds=limit))
+    try:  # raise_on_error: without it a timeout reads as "no parse", and a right answer fails
+        gold_parsed = parse(f"${gold}$", parsing_timeout=limit, raise_on_error=True)
+        pred_parsed = parse(f"${predicted}$", parsing_timeout=limit, raise_on_error=True)
+        if not gold_parsed or not pred_parsed:
+            return False
+        return bool(verify(gold_parsed, pred_parsed, timeout_seconds=limit, raise_on_error=True))
+    except TimeoutException as e:  # a BaseException: says nothing of the answer
+        raise TimeoutError(f"no result within {limit} s (a busy machine is enough)") from e
 
 
 def check_math(gold: str, predicted: str | None) -> Verdict:
