@@ -181,3 +181,13 @@ def test_a_full_disk_during_bank_merge_keeps_the_old_bank(tmp_path, monkeypatch)
     one_error(run("bank", "merge", BANK, "-o", out), re.escape(f"{out}: cannot write (No space left on device)"))
     assert out.read_text() == "old\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["merged.jsonl", "merged.jsonl.lock"]
+
+
+@pytest.mark.parametrize("command", ["eval", "transfer"])
+def test_a_report_refuses_a_task_selection_without_its_benchmark(tmp_path, command):
+    # Without -b the selection could not be applied, and the report would mix task sets.
+    runs = tmp_path / "runs.jsonl"
+    runs.write_text("")
+    result = CliRunner().invoke(app, [command, "--from-runs", str(runs), "-n", "5"])
+    assert result.exit_code == 2
+    assert "add -b BENCHMARK" in result.stderr

@@ -48,6 +48,10 @@ def results_from_files(files: list[Path], models: list[str] | None, banks: dict[
     selected tasks when a --benchmark is given."""
     from memcollab_cli.pipeline.evaluate import results_from_runs
 
+    if not selection.benchmark and (selection.limit or selection.ids or selection.shard):
+        # without it the selection would be ignored and the report mix task sets silently
+        raise typer.BadParameter("-n, --ids and --shard select tasks of a benchmark: add "
+                                 "-b BENCHMARK (and --split)", param_hint="'--benchmark'")
     tasks = selection.load() if selection.benchmark else None
     conditions, labels = report_selection(banks, placebo, examples, noise_floor)
     return results_from_runs(files, models=models, conditions=conditions, labels=labels,
