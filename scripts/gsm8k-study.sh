@@ -12,7 +12,8 @@
 #   eval    qwen2.5-coder-0.5b on TEST_05 test tasks: no memory, every bank built so far, a
 #           placebo per collab bank, the refined bank, the worked-examples arm and the noise
 #           floor; qwen2.5-coder-1.5b on TEST_15: no memory, the collab banks and their placebos
-#   pack    gzip the eval transcripts (eval and distill resume from MODEL.jsonl.gz in place)
+#   pack    gzip the eval transcripts, and recompress resumed ones (eval and distill resume
+#           from MODEL.jsonl.gz in place); run it with no stage writing
 #
 # Usage: scripts/gsm8k-study.sh [runs|banks|refine|eval|pack|all]
 # Env: MC (memcollab), DIR (banks/gsm8k), TRAIN_CROSS (500), TRAIN_SAME (300), TEST_05 (600),
@@ -83,6 +84,10 @@ if want eval; then
   done
 fi
 
-if want pack; then
-  for f in "$DIR"/eval/*.jsonl; do [[ -e $f ]] && gzip -9 "$f"; done; true
+if want pack; then  # with no run writing to them
+  for f in "$DIR"/eval/*.jsonl; do [[ -e $f ]] && gzip -9 "$f"; done
+  # a resumed .gz grows one gzip member per record; one stream is about a third of the size
+  for f in "$DIR"/eval/*.jsonl.gz; do
+    [[ -e $f ]] && gzip -dc "$f" | gzip -9 > "$f.tmp" && mv "$f.tmp" "$f"
+  done; true
 fi
