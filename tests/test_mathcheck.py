@@ -106,7 +106,7 @@ def test_works_outside_the_main_thread():
     assert results[0].verdict == "pass"
 
 
-def test_a_math_verify_timeout_is_an_error_not_a_fail(monkeypatch):
+def test_a_math_verify_timeout_is_an_error_and_a_breakdown_a_fail(monkeypatch):
     # On a busy machine the 5 s parse can run out: that says nothing of the answer.
     import math_verify
     from math_verify.errors import TimeoutException
@@ -120,3 +120,9 @@ def test_a_math_verify_timeout_is_an_error_not_a_fail(monkeypatch):
     verdict = check_math("x^2+1", "1+x^2")
     assert (verdict.correct, verdict.verdict) == (False, "error")
     assert "TimeoutError: no result within 5 s" in verdict.detail
+
+    def broken(*args, **kwargs):  # math-verify choking on an answer: that answer is not right
+        raise ValueError("cannot parse")
+
+    monkeypatch.setattr(math_verify, "parse", broken)
+    assert check_math("x^2+1", "1+x^2").verdict == "fail"

@@ -120,14 +120,23 @@ def _math_verify(gold: str, predicted: str) -> bool:
     # use; elsewhere the caller's own timeout has to do.
     main = threading.current_thread() is threading.main_thread()
     limit = 5 if main else None
-    try:  # raise_on_error: without it a timeout reads as "no parse", and a right answer fails
-        gold_parsed = parse(f"${gold}$", parsing_timeout=limit, raise_on_error=True)
-        pred_parsed = parse(f"${predicted}$", parsing_timeout=limit, raise_on_error=True)
-        if not gold_parsed or not pred_parsed:
-            return False
-        return bool(verify(gold_parsed, pred_parsed, timeout_seconds=limit, raise_on_error=True))
-    except TimeoutException as e:  # a BaseException: says nothing of the answer
-        raise TimeoutError(f"no result within {limit} s (a busy machine is enough)") from e
+
+    def strict(call, *args, **kwargs):
+        """`call` with raise_on_error, which alone tells a timeout from "no parse": a timeout
+        says nothing of the answer (a busy machine is enough), so it is an error, never a fail;
+        any other breakdown stays what it was, no parse or no match."""
+        try:
+            return call(*args, raise_on_error=True, **kwargs)
+        except TimeoutException as e:  # a BaseException
+            raise TimeoutError(f"no result within {limit} s") from e
+        except Exception:
+            return None
+
+    gold_parsed = strict(parse, f"${gold}$", parsing_timeout=limit)
+    pred_parsed = strict(parse, f"${predicted}$", parsing_timeout=limit)
+    if not gold_parsed or not pred_parsed:
+        return False
+    return bool(strict(verify, gold_parsed, pred_parsed, timeout_seconds=limit))
 
 
 def check_math(gold: str, predicted: str | None) -> Verdict:
