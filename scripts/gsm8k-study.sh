@@ -85,7 +85,9 @@ if want eval; then
 fi
 
 if want pack; then  # with no run writing to them
-  for f in "$DIR"/eval/*.jsonl; do [[ -e $f ]] && gzip -9 "$f"; done
+  for f in "$DIR"/eval/*.jsonl; do  # transcripts only: eval reads its label cache plain
+    [[ -e $f && $(basename "$f") != labels.jsonl ]] && gzip -9 "$f"
+  done
   # a resumed .gz grows one gzip member per record; one stream is about a third of the size
   for f in "$DIR"/eval/*.jsonl.gz; do
     [[ -e $f ]] && gzip -dc "$f" | gzip -9 > "$f.tmp" && mv "$f.tmp" "$f"
