@@ -64,9 +64,10 @@ def blame(bank: str | Path, runs: Iterable[str | Path], model: str | None = None
     if model not in models:
         raise DataError(f"the transcripts hold no records of {model!r} (they hold "
                         f"{', '.join(models)})")
-    arms = sorted(c for (m, c), recs in records.items()
-                  if m == model and not c.startswith(PLACEBO)
-                  and any(r["condition"].get("bank_sha256") == sha for r in recs.values()))
+    # per condition, only the records made with this very bank (a condition may hold older ones)
+    made_with = {c: {k: r for k, r in recs.items() if r["condition"].get("bank_sha256") == sha}
+                 for (m, c), recs in records.items() if m == model and not c.startswith(PLACEBO)}
+    arms = sorted(c for c, recs in made_with.items() if recs)
     if len(arms) != 1:
         found = f"conditions {', '.join(arms)}" if arms else "no condition"
         raise DataError(f"{bank}: {found} of {model!r} in the transcripts used this bank "
@@ -74,9 +75,7 @@ def blame(bank: str | Path, runs: Iterable[str | Path], model: str | None = None
     base = records.get((model, NONE))
     if not base:
         raise DataError(f"the transcripts hold no no-memory records of {model!r} to compare with")
-    # only the records made with this very bank, should the condition hold older ones too
-    arm = {k: r for k, r in records[(model, arms[0])].items()
-           if r["condition"].get("bank_sha256") == sha}
+    arm = made_with[arms[0]]
     shared = arm.keys() & base.keys()
     tally = {e.id: [0, 0, 0] for e in entries}  # n, won, lost
     for key in shared:

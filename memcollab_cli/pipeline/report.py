@@ -139,11 +139,14 @@ def _placebo_table(rows: list[ConditionResult], model: str) -> list[Table]:
     for col in ("n", "Δ pp [95% CI]", "p", "W/L", "MDE"):
         table.add_column(col, justify="right", no_wrap=True)
     for r in rows:
-        d = r.vs_placebo
-        table.add_row(Text(r.label), str(d.n),
-                      Text(f"{pp(d.diff)} [{pp(d.low)}, {pp(d.high)}]", style=_style(d.diff)),
-                      p_value(d.p_value), f"{d.wins}/{d.losses}", _mde(d))
+        table.add_row(Text(r.label), str(r.vs_placebo.n), *_paired_cells(r.vs_placebo))
     return [table]
+
+
+def _paired_cells(d: PairedDifference) -> list:
+    """Δ [CI], p, W/L and MDE of one paired difference, as table cells."""
+    return [Text(f"{pp(d.diff)} [{pp(d.low)}, {pp(d.high)}]", style=_style(d.diff)),
+            p_value(d.p_value), f"{d.wins}/{d.losses}", _mde(d)]
 
 
 def routing_table(result: EvalResult, model: str) -> Table | None:
@@ -159,9 +162,7 @@ def routing_table(result: EvalResult, model: str) -> Table | None:
         table.add_column(col, justify="right", no_wrap=True)
     for r in rows:
         f, d = r.routing, r.with_memory
-        subgroup = ["", "", "", ""] if d is None else [
-            Text(f"{pp(d.diff)} [{pp(d.low)}, {pp(d.high)}]", style=_style(d.diff)),
-            p_value(d.p_value), f"{d.wins}/{d.losses}", _mde(d)]
+        subgroup = ["", "", "", ""] if d is None else _paired_cells(d)
         table.add_row(Text(r.label), f["routing"], Text(f["labeller"]),
                       f"{f['with_memory']}/{f['n']}", _without_memory(f),
                       *subgroup)
