@@ -19,8 +19,10 @@ MIN_PROBLEMS = 100
 
 
 @lru_cache(maxsize=8)
-def benchmark_vocabulary(benchmark: str, taxonomy: str | None = None) -> frozenset[str] | None:
-    """The shared vocabulary of `benchmark`, or None when its problems cannot be read here."""
+def benchmark_vocabulary(benchmark: str, taxonomy: str | None = None,
+                         min_share: float = 0.01) -> frozenset[str] | None:
+    """The shared vocabulary of `benchmark`, or None when its problems cannot be read here;
+    `min_share` other than 1% only for studying the rule (bench/object_rule.py)."""
     splits = list(BENCHMARKS[benchmark].splits) if benchmark in BENCHMARKS else [None]
     try:
         texts = [t.question for split in splits for t in load_tasks(benchmark, split=split)]
@@ -29,4 +31,4 @@ def benchmark_vocabulary(benchmark: str, taxonomy: str | None = None) -> frozens
         return None
     if len(texts) < MIN_PROBLEMS:
         return None
-    return common_vocabulary(texts) | content_words(tax.render())  # every name and description
+    return common_vocabulary(texts, min_share) | content_words(tax.render())  # every name and description
