@@ -194,6 +194,15 @@ def test_common_vocabulary_keeps_words_many_tasks_use():
     assert not {"tulip", "flower", "garden"} & vocabulary  # one task's words
 
 
+def test_a_higher_share_makes_more_words_a_tasks_own():
+    from memcollab_cli.memory.constraints import common_vocabulary
+
+    corpus = CORPUS + ["A garden sells tulips by the dozen."]  # garden, tulip: 2 of 10 problems
+    assert {"garden", "tulip"} <= common_vocabulary(corpus, min_share=0.01)
+    assert not {"garden", "tulip"} & common_vocabulary(corpus, min_share=0.3)
+    assert "apple" in common_vocabulary(corpus, min_share=0.3)  # 8 of 10
+
+
 def test_task_objects_and_the_rule():
     from memcollab_cli.memory.constraints import common_vocabulary, task_objects
 
