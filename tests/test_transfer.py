@@ -159,7 +159,7 @@ def test_eval_from_runs_json(cli, tmp_path):
     bank = [r for r in data["results"] if r["condition"] == "bank"][0]
     assert bank["vs_none"] == {"n": 10, "diff": 0.3, "ci95": bank["vs_none"]["ci95"], "wins": 5,
                                "losses": 2, "both": 2, "neither": 1, "mcnemar_p": 0.453125,
-                               "detectable": 0.6566}
+                               "detectable": 0.656572}
     assert data["noise_floor"] == {} and data["routing_agreement"] == []
 
 

@@ -76,8 +76,8 @@ class ConditionResult:
         return {
             "model": self.model, "condition": self.condition, "label": self.label,
             "benchmark": self.benchmark, "n": self.n, "correct": self.correct,
-            "accuracy": round(self.accuracy, 4),
-            "ci95": [round(self.ci_low, 4), round(self.ci_high, 4)],
+            "accuracy": round(self.accuracy, 6),
+            "ci95": [round(self.ci_low, 6), round(self.ci_high, 6)],
             "vs_none": None if self.vs_none is None else _paired_dict(self.vs_none),
             "routing": self.routing,
             "vs_none_with_memory": None if self.with_memory is None else _paired_dict(self.with_memory),
@@ -91,10 +91,10 @@ class ConditionResult:
 
 def _paired_dict(d: PairedDifference) -> dict:
     found = d.detectable
-    return {"n": d.n, "diff": round(d.diff, 4), "ci95": [round(d.low, 4), round(d.high, 4)],
+    return {"n": d.n, "diff": round(d.diff, 6), "ci95": [round(d.low, 6), round(d.high, 6)],
             "wins": d.wins, "losses": d.losses, "both": d.both, "neither": d.neither,
             "mcnemar_p": round(d.p_value, 6),
-            "detectable": None if found is None else round(found, 4)}
+            "detectable": None if found is None else round(found, 6)}
 
 
 @dataclass

@@ -1,0 +1,47 @@
+#!/usr/bin/env python3
+"""The study's Markdown tables from `memcollab eval --from-runs … --json`, so README figures are
+copied by a program, not by hand:
+
+    memcollab eval --from-runs banks/gsm8k/eval/qwen2.5-coder-0.5b.jsonl.gz -m qwen2.5-coder-0.5b \
+        -b gsm8k --split test -n 200 --json | scripts/study-table.py
+
+One row per arm (paired difference from no memory), then each bank against its placebo.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+
+def pct(x: float) -> str:
+    return f"{100 * x:.1f}"
+
+
+def diff_cells(d: dict | None) -> list[str]:
+    if not d:
+        return ["", "", "", ""]
+    lo, hi = d["ci95"]
+    return [f"{100 * d['diff']:+.1f} [{100 * lo:+.1f}, {100 * hi:+.1f}]".replace("-", "−"),
+            f"{d['mcnemar_p']:.2f}", f"{d['wins']}/{d['losses']}", pct(d["detectable"])]
+
+
+def main() -> None:
+    report = json.load(sys.stdin)
+    print("| arm | n | accuracy [95% CI] | Δ vs none, pp [95% CI] | p | won/lost | detectable | mean turns |")
+    print("|---|---|---|---|---|---|---|---|")
+    for r in report["results"]:
+        lo, hi = r["ci95"]
+        cells = [r["label"], str(r["n"]), f"{pct(r['accuracy'])}% [{pct(lo)}, {pct(hi)}]",
+                 *diff_cells(r["vs_none"]), f"{r['mean_turns']:.2f}"]
+        print("| " + " | ".join(cells) + " |")
+    paired = [r for r in report["results"] if r.get("vs_placebo")]
+    if paired:
+        print("\n| bank against its placebo | n | Δ pp [95% CI] | p | won/lost | detectable |")
+        print("|---|---|---|---|---|---|")
+        for r in paired:
+            print("| " + " | ".join([r["label"], str(r["vs_placebo"]["n"]), *diff_cells(r["vs_placebo"])]) + " |")
+
+
+if __name__ == "__main__":
+    main()
