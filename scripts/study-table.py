@@ -14,8 +14,8 @@ import json
 import sys
 
 
-def pct(x: float) -> str:
-    return f"{100 * x:.1f}"
+def pct(x: float | None) -> str:
+    return "–" if x is None else f"{100 * x:.1f}"  # None: too few tasks to detect anything
 
 
 def diff_cells(d: dict | None) -> list[str]:
