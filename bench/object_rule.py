@@ -38,18 +38,20 @@ def main() -> None:
     args = parser.parse_args()
     by_hand = {r["id"]: r["names_objects"] for r in map(json.loads, args.hand_audit.open())}
     entries = [e for bank in args.banks for e in read_bank(bank) if e.id in by_hand]
+    if not entries:
+        raise SystemExit(f"no entry of {', '.join(map(str, args.banks))} is in {args.hand_audit}")
     benchmark = entries[0].sources[0]["benchmark"]
     problems = problems_by_hash(benchmark)
+    # each entry's sentence and source problem, the same at every threshold
+    texts = {e.id: (constraint_sentence(e.when, e.enforce, e.avoid), problems[e.sources[0]["problem"]])
+             for e in entries}
     print(f"{len(entries)} entries read by hand, {sum(by_hand[e.id] for e in entries)} name their task's objects")
     print("| threshold | flagged | also by hand | missed | words |")
     print("|---|---:|---:|---:|---|")
     for share in map(float, args.shares.split(",")):
         vocabulary = benchmark_vocabulary(benchmark, min_share=share)
-        flagged = {}
-        for e in entries:
-            problem = problems[e.sources[0]["problem"]]
-            if words := task_objects(constraint_sentence(e.when, e.enforce, e.avoid), problem, vocabulary):
-                flagged[e.id] = words
+        flagged = {i: words for i, (sentence, problem) in texts.items()
+                   if (words := task_objects(sentence, problem, vocabulary))}
         agree = sum(by_hand[i] for i in flagged)
         missed = sum(by_hand[e.id] and e.id not in flagged for e in entries)
         words = ", ".join(sorted({w for ws in flagged.values() for w in ws}))
