@@ -11,6 +11,7 @@ from memcollab_cli.errors import DataError, MemcollabError
 from memcollab_cli.jsonl import read_jsonl, write_jsonl
 from memcollab_cli.pipeline.evaluate import (
     merge_runs,
+    paired_arms,
     plan_conditions,
     read_runs,
     results_from_runs,
@@ -57,6 +58,15 @@ def test_results_from_runs_counts_and_pairs(tmp_path):
     assert result.worse() == []
     assert result.to_dict()["results"][1]["vs_none"]["wins"] == 5
 
+
+def test_paired_arms_compares_any_two_conditions(tmp_path):
+    path = tmp_path / "m.jsonl"
+    write_jsonl(path, toy_runs() + [record("m", "other", i, i < 5) for i in range(8)])
+    d = paired_arms([path], "m", "bank", "other")  # over the 8 tasks both ran
+    assert (d.n, d.both, d.wins, d.losses, d.neither) == (8, 3, 3, 2, 0)
+    assert paired_arms([path], "m", "bank", "none", tasks=[("toy", "4")]).wins == 1
+    with pytest.raises(DataError, match="'nope' and 'none'.*bank, none, other"):
+        paired_arms([path], "m", "nope", "none")
 
 def test_a_bank_is_also_paired_with_its_own_placebo(tmp_path):
     from rich.console import Console

@@ -38,6 +38,7 @@ from memcollab_cli.pipeline.results import (  # noqa: F401  (re-exported: the pu
     EvalResult,
     condition_sort_key,
     merge_runs,
+    paired_arms,
     read_runs,
     results_from_runs,
 )

@@ -219,9 +219,7 @@ def results_from_runs(paths: Iterable[str | Path], *, models: Sequence[str] | No
     conditions = list(conditions)
     if NONE in conditions:  # the reference column comes first
         conditions = [NONE] + [c for c in conditions if c != NONE]
-    keep = None
-    if tasks is not None:
-        keep = {(t.benchmark, t.id) if hasattr(t, "id") else tuple(t) for t in tasks}
+    keep = _task_keys(tasks)
     labels = dict(labels or {})
     cells: dict[tuple[str, str], ConditionResult] = {}
     routed: dict[tuple[str, str], dict] = {}
@@ -247,6 +245,28 @@ def results_from_runs(paths: Iterable[str | Path], *, models: Sequence[str] | No
                       agreement=agreements(routed, facts),
                       noise_transcripts={m: _differing(runs, m, keep) for m in models
                                          if (m, NOISE_FLOOR) in cells})
+
+
+def paired_arms(paths: Iterable[str | Path], model: str, arm: str, reference: str,
+                tasks: Iterable | None = None) -> PairedDifference:
+    """Any two conditions of one model, task by task over the tasks both ran: what `eval`
+    reports against no memory, for a pair it does not tabulate (one bank against another)."""
+    runs, _ = read_runs(paths)
+    keep = _task_keys(tasks)
+    mine, theirs = (_select(runs.get((model, c), {}), keep) for c in (arm, reference))
+    shared = mine.keys() & theirs.keys()
+    if not shared:
+        found = sorted(c for m, c in runs if m == model)
+        raise DataError(f"no task ran under both {arm!r} and {reference!r} for model {model!r}; "
+                        f"its conditions are: {', '.join(found) or 'none'}")
+    return _paired(mine, theirs, shared)
+
+
+def _task_keys(tasks: Iterable | None) -> set | None:
+    """(benchmark, id) of Task objects or pairs; None keeps every task."""
+    if tasks is None:
+        return None
+    return {(t.benchmark, t.id) if hasattr(t, "id") else tuple(t) for t in tasks}
 
 
 def _differing(runs: dict, model: str, keep: set | None) -> int:
