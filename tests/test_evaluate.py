@@ -68,6 +68,7 @@ def test_paired_arms_compares_any_two_conditions(tmp_path):
     with pytest.raises(DataError, match="'nope' and 'none'.*bank, none, other"):
         paired_arms([path], "m", "nope", "none")
 
+
 def test_a_bank_is_also_paired_with_its_own_placebo(tmp_path):
     from rich.console import Console
 
