@@ -55,8 +55,10 @@ if want banks; then
 fi
 
 if want refine; then
+  # --pool: the bank's cache labels only the 12 tasks that gave its entries; its labeller labels
+  # the train tasks the bank was built from, so each entry meets REFINE_TASKS of its category
   $MC bank refine "$DIR/collab-cross.jsonl" -m $Q05 "${train[@]}" --against placebo \
-      --tasks-per-entry "$REFINE_TASKS" -o "$DIR/collab-cross.refined.jsonl"
+      --tasks-per-entry "$REFINE_TASKS" --pool "$TRAIN_CROSS" -o "$DIR/collab-cross.refined.jsonl"
 fi
 
 if want eval; then

@@ -50,7 +50,8 @@ def respond(request):
 
 @pytest.fixture
 def bank(tmp_path, monkeypatch):
-    monkeypatch.setattr(refine_mod, "load_tasks", lambda benchmark, split, mbpp_dir=None: gsm_tasks())
+    monkeypatch.setattr(refine_mod, "load_tasks",
+                        lambda benchmark, split, limit=None, mbpp_dir=None: gsm_tasks()[:limit])
     path = tmp_path / "bank.jsonl"
     write_bank(path, [entry(HELPS, "1"), entry(HURTS, "2")])
     work = tmp_path / "bank.work"
@@ -261,3 +262,53 @@ def test_the_default_model_is_the_bank_s_weak_model(bank):
     assert default_model(read_bank(bank), bank) == "weak"
     with pytest.raises(DataError, match="pass -m MODEL"):
         default_model([], bank)
+
+
+def test_a_labelled_pool_gives_every_entry_the_tasks_it_asks_for(tmp_path, monkeypatch):
+    """The bank's cache labels only its sources; --pool has the labeller label the rest, once."""
+    from memcollab_cli.pipeline.refine import label_pool
+
+    monkeypatch.setattr(refine_mod, "load_tasks",
+                        lambda benchmark, split, limit=None, mbpp_dir=None: gsm_tasks()[:limit])
+    cat, sub = "Money & Shopping", "Total Cost"
+    bank = tmp_path / "bank.jsonl"
+    write_bank(bank, [entry(HELPS, "1", cat, sub), entry(HURTS, "2", cat, sub)])
+    (tmp_path / "bank.work").mkdir()
+    (tmp_path / "bank.work" / "categories.jsonl").write_text("".join(
+        json.dumps({"benchmark": "gsm8k", "task_id": i, "category": cat, "subcategory": sub,
+                    "classifier": "big"}) + "\n" for i in ("1", "2")))
+
+    def labeller_or_solver(request):  # "big" labels every task Total Cost, and solves like `respond`
+        if request.json_schema:
+            return json.dumps({"category": cat, "subcategory": sub})
+        return respond(request)
+
+    out = tmp_path / "refined.jsonl"
+    short, _ = run(bank, out, ScriptedModel("big", respond=labeller_or_solver))
+    assert short.short == 2 and {len(d["task_ids"]) for d in short.decisions} == {2}  # the 2 sources
+
+    big = ScriptedModel("big", respond=labeller_or_solver)
+    counted = []
+    cache, who = label_pool(bank, big, out, benchmark="gsm8k", split="train", size=5,
+                            on_label=counted.append)
+    assert who == "big" and len(big.history) == 5 and counted == [5] * 5
+    assert len(cache.read_text().splitlines()) == 5
+    summary, _ = run(bank, out, big, categories=[bank.with_suffix(".work") / "categories.jsonl", cache],
+                     tasks_per_entry=5)
+    assert summary.short == 0 and {len(d["task_ids"]) for d in summary.decisions} == {5}
+    assert [d["task_ids"][0] for d in summary.decisions] == ["1", "2"]  # its source first
+
+    again = ScriptedModel("big", respond=labeller_or_solver)
+    label_pool(bank, again, out, benchmark="gsm8k", split="train", size=5)
+    assert again.history == []  # cached
+
+
+def test_a_pool_without_a_labeller_is_an_error(bank, tmp_path):
+    from memcollab_cli.pipeline.refine import label_pool
+
+    (tmp_path / "bank.work" / "categories.jsonl").unlink()
+    unlabelled = [MemoryEntry.create(CAT, SUB, "adding", "carrying", "guessing")]
+    write_bank(bank, unlabelled)
+    with pytest.raises(DataError, match="no labeller is recorded.*--labeller MODEL"):
+        label_pool(bank, ScriptedModel("weak", respond=respond), tmp_path / "r.jsonl",
+                   benchmark="gsm8k", split="train", size=3)

@@ -38,11 +38,11 @@ def bank(tmp_path):
     return path
 
 
-def refine(smollm2_path, bank, out):
+def refine(smollm2_path, bank, out, *extra):
     result = CliRunner().invoke(app, [str(a) for a in (
         "bank", "refine", bank, "-m", smollm2_path, "-b", "gsm8k", "--split", "train", "-o", out,
         "--tasks-per-entry", 2, "--min-net", 0, "--max-tokens", 48, "--max-turns", 1, "--n-ctx", 1024,
-        "--parallel", 2, "--json")], catch_exceptions=False)
+        "--parallel", 2, "--json", *extra)], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout)
 
@@ -67,3 +67,16 @@ def test_refine_on_a_real_model(smollm2_path, bank, tmp_path):
     assert (tmp_path / "a.jsonl").read_bytes() == (tmp_path / "b.jsonl").read_bytes()
     assert (work / "evidence.jsonl").read_bytes() == (tmp_path / "b.work" / "evidence.jsonl").read_bytes()
     assert second["completion_tokens"] == first["completion_tokens"]
+
+
+def test_a_pool_is_labelled_once_by_the_named_labeller(smollm2_path, bank, tmp_path):
+    out = tmp_path / "a.jsonl"
+    summary = refine(smollm2_path, bank, out, "--pool", 4, "--labeller", smollm2_path)
+    labels = [json.loads(line) for line in (tmp_path / "a.work" / "labels.jsonl").read_text().splitlines()]
+    assert [r["task_id"] for r in labels] == ["0", "1", "2", "3"]
+    assert {r["classifier"] for r in labels} == {str(smollm2_path)}
+    assert summary["trial_solves"] == 4  # the pool adds candidates; each entry still gets 2 tasks
+    before = (tmp_path / "a.work" / "labels.jsonl").read_bytes()
+    again = refine(smollm2_path, bank, out, "--pool", 4, "--labeller", smollm2_path)
+    assert (tmp_path / "a.work" / "labels.jsonl").read_bytes() == before  # cached: no relabelling
+    assert again["solved_now"] == 0 and again["decisions"] == summary["decisions"]

@@ -35,6 +35,13 @@ def refine(
         "--categories", exists=True, dir_okay=False, help="Classification cache(s) naming the "
         "training tasks of each category (repeatable) [default: BANK's .work/categories.jsonl].",
         show_default=False)] = None,
+    pool: Annotated[int, typer.Option(
+        "--pool", min=0, help="Have the bank's labeller label the first N training tasks too "
+        "(cached in the work files), so each category has tasks to try its entries on; 0 uses "
+        "only the classification caches.")] = 0,
+    labeller: Annotated[str | None, typer.Option(
+        "--labeller", help="The model that labels the --pool tasks [default: the bank's labeller].",
+        show_default=False)] = None,
     max_turns: common.MaxTurns = 3,
     max_tokens: common.MaxTokens = 512,
     seed: common.Seed = 42,
@@ -56,11 +63,11 @@ def refine(
     Examples:
 
       memcollab bank refine banks/collab-cross.jsonl -m qwen2.5-coder-0.5b -b gsm8k --split train \\
-          -o banks/collab-cross.refined.jsonl --tasks-per-entry 4 -p 4
+          -o banks/collab-cross.refined.jsonl --tasks-per-entry 16 --pool 500 -p 4
     """
     from memcollab_cli.agent import SolveParams
     from memcollab_cli.memory import read_bank
-    from memcollab_cli.pipeline.refine import check_training_split
+    from memcollab_cli.pipeline.refine import check_training_split, default_categories, label_pool
     from memcollab_cli.pipeline.refine import refine as run_refine
 
     with common.user_errors():
@@ -69,13 +76,18 @@ def refine(
         params = SolveParams(temperature=0.0, seed=seed, max_tokens=max_tokens, max_turns=max_turns,
                              parallel=parallel)
         with closing(common.Engine(n_ctx=n_ctx, gpu_layers=gpu_layers, chat_format=chat_format,
-                                    threads=threads, parallel=parallel).open(spec)) as engine, \
-                stage_progress(f"refine · {engine.name}", None) as advance:
-            summary = run_refine(bank, engine, out, benchmark=benchmark, split=split,
-                                 tasks_per_entry=tasks_per_entry, min_net=min_net, against=against,
-                                 params=params,
-                                 categories=categories, mbpp_dir=mbpp_dir,
-                                 on_record=lambda s, total: advance(n=1, total=total))
+                                    threads=threads, parallel=parallel).open(spec)) as engine:
+            if pool:
+                with stage_progress(f"label {pool} training tasks", None) as advance:
+                    cache, _ = label_pool(bank, engine, out, benchmark=benchmark, split=split, size=pool,
+                                          labeller=labeller or "", mbpp_dir=mbpp_dir,
+                                          on_label=lambda total: advance(n=1, total=total))
+                categories = [*(categories or default_categories(bank)), cache]
+            with stage_progress(f"refine · {engine.name}", None) as advance:
+                summary = run_refine(bank, engine, out, benchmark=benchmark, split=split,
+                                     tasks_per_entry=tasks_per_entry, min_net=min_net, against=against,
+                                     params=params, categories=categories, mbpp_dir=mbpp_dir,
+                                     on_record=lambda s, total: advance(n=1, total=total))
     render_refine(summary.to_dict(), json_)
 
 
@@ -107,3 +119,7 @@ def render_refine(s: dict, as_json: bool) -> None:
                   f"({s['solved_now']} run now) = {s['model_calls']} model calls, "
                   f"{s['prompt_tokens']} prompt + {s['completion_tokens']} completion tokens; "
                   f"{s['wall_seconds']:.0f} s; work files in {s['workdir']}", markup=False)
+    if s["short"]:
+        console.print(f"{s['short']} of {s['entries']} entries were tried on fewer than "
+                      f"{s['tasks_per_entry']} tasks: their category has too few labelled training "
+                      "tasks; label more with --pool N", markup=False)

@@ -24,8 +24,11 @@ Work files beside the output (`REFINED.work/`): `baseline.jsonl` and `trials.jso
 trajectory, appended one at a time, so a rerun solves only what is missing; `evidence.jsonl`
 lists every entry, kept or dropped, with the tasks it was tried on.
 
-Left out: labelling more training tasks for the pool (the cache holds only the tasks that gave
-constraints; pass several `categories` files from banks labelled by the same model to widen it).
+The bank's own cache labels only the tasks that gave constraints (a dozen in a bank of a dozen
+entries), so most entries would meet one or two tasks of their category. `label_pool` has the
+bank's labeller label the first training tasks as well (cached in `REFINED.work/labels.jsonl`,
+one model call per task, once), and `RefineSummary.short` counts the entries still tried on
+fewer tasks than asked.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ from memcollab_cli.jsonl import append_jsonl, read_jsonl, repair_tail, sha256_te
 from memcollab_cli.memory import MemoryEntry, read_bank, render_memory_block, write_bank
 from memcollab_cli.memory.bank import sort_key
 from memcollab_cli.memory.retrieval import tokenize
+from memcollab_cli.pipeline.routing import BankSources, route_tasks, work_dir
 from memcollab_cli.records import Trajectory, stream_trajectories
 from memcollab_cli.runtime.base import Model, runtime_facts
 from memcollab_cli.tasks import Task, load_tasks
@@ -72,6 +76,7 @@ class RefineSummary:
     kept: int = 0
     dropped: int = 0
     untested: int = 0  # entries with no training task to try (dropped unless min_net <= 0)
+    short: int = 0  # entries tried on fewer than tasks_per_entry tasks (too few labelled)
     baseline_solves: int = 0  # solves of the baseline (without memory: one per distinct task)
     trial_solves: int = 0  # (entry, task) solves with the entry
     solved_now: int = 0  # of those, run in this invocation (the rest came from the work files)
@@ -96,6 +101,27 @@ class RefineSummary:
 def workdir_for(out: Path) -> Path:
     out = Path(out)
     return out.with_name(out.stem + ".work")
+
+
+def default_categories(bank: Path) -> list[Path]:
+    """The classification cache `distill` wrote beside the bank, if there is one."""
+    own = work_dir(bank) / "categories.jsonl"
+    return [own] if own.exists() else []
+
+
+def label_pool(bank: Path, model: Model, out: Path, *, benchmark: str, split: str | None, size: int,
+               labeller: str = "", mbpp_dir: Path | None = None,
+               on_label: Callable[[int], None] | None = None) -> tuple[Path, str]:
+    """Label the first `size` training tasks with the bank's labeller (or `labeller`), so that
+    every category has tasks to try its entries on. Returns (the cache, who labelled): pass the
+    cache after the bank's own in `categories`, so that the labels the bank was built with win.
+    `model` is reused when it is the labeller; any other is loaded for the labelling alone."""
+    split = check_training_split(benchmark, split)
+    tasks = load_tasks(benchmark, split=split, limit=size, mbpp_dir=mbpp_dir)
+    cache = workdir_for(out) / "labels.jsonl"
+    _, who = route_tasks("labeller", model, tasks, BankSources.of_bank(Path(bank), read_bank(bank)),
+                         labeller=labeller, cache=cache, where=str(bank), on_label=on_label)
+    return cache, who
 
 
 def check_training_split(benchmark: str, split: str | None) -> str:
@@ -229,10 +255,7 @@ def refine(bank: Path, model: Model, out: Path, *, benchmark: str, split: str | 
     entries = read_bank(bank)
     tasks = load_tasks(benchmark, split=split, mbpp_dir=mbpp_dir)
     _check_sources(entries, tasks, bank, split)
-    if categories is None:
-        own = bank.with_name(bank.stem + ".work") / "categories.jsonl"
-        categories = [own] if own.exists() else []
-    labels = read_labels(categories)
+    labels = read_labels(default_categories(bank) if categories is None else categories)
     work = workdir_for(out)
     summary = RefineSummary(bank=str(bank), out=str(out), workdir=str(work), model=model.name,
                             benchmark=tasks[0].benchmark if tasks else benchmark, split=split,
@@ -245,6 +268,7 @@ def refine(bank: Path, model: Model, out: Path, *, benchmark: str, split: str | 
     trials = _read_done(trials_path, model.name, record_params)
 
     plan = {e.id: choose_tasks(e, tasks, labels, tasks_per_entry) for e in sorted(entries, key=sort_key)}
+    summary.short = sum(len(chosen) < tasks_per_entry for chosen in plan.values())
     blocks = {e.id: memory_block(e) for e in entries}
     block_sha = {i: _sha(b) for i, b in blocks.items()}
     entry_of = {e.id: e for e in entries}

@@ -107,9 +107,10 @@ def labels_path(out: Path) -> Path:
 
 def labeller_labels(tasks: Sequence[Task], labeller: str, cache: Path,
                     open_model: Callable[[str], AbstractContextManager[Model]], classify: Callable,
-                    taxonomy: str | None = None) -> dict[str, Label]:
+                    taxonomy: str | None = None,
+                    on_label: Callable[[int], None] | None = None) -> dict[str, Label]:
     """Labels by `labeller` for each task id. Only tasks missing from `cache` open the model
-    (`open_model(name)`, a context manager) and call it."""
+    (`open_model(name)`, a context manager) and call it; `on_label(to_label)` follows each call."""
     cache = Path(cache)
     known: dict[tuple, Label] = {}
     if cache.exists():
@@ -139,14 +140,18 @@ def labeller_labels(tasks: Sequence[Task], labeller: str, cache: Path,
                                      "taxonomy": tax.hash, "category": label[0],
                                      "subcategory": label[1]})
                 out[t.id] = label
+                if on_label:
+                    on_label(sum(map(len, todo.values())))
     return out
 
 
 def route_tasks(rule: str, model: Model, tasks: Sequence[Task], sources: BankSources, *,
                 labeller: str = "", cache: Path | None = None,
                 open_model: Callable[[str], AbstractContextManager[Model]] | None = None,
-                parallel: int = 1, where: str = "the bank") -> tuple[dict[str, Label], str]:
-    """(labels by task id, who labelled) under `rule`; see the module docstring."""
+                parallel: int = 1, where: str = "the bank",
+                on_label: Callable[[int], None] | None = None) -> tuple[dict[str, Label], str]:
+    """(labels by task id, who labelled) under `rule`; see the module docstring. `on_label`
+    follows each labeller call (`labeller_labels`)."""
     from memcollab_cli.pipeline.recall import classify
 
     if rule == "nearest":
@@ -183,7 +188,7 @@ def route_tasks(rule: str, model: Model, tasks: Sequence[Task], sources: BankSou
         return open_model(spec)
 
     try:
-        return labeller_labels(tasks, name, cache, opener, classify), name
+        return labeller_labels(tasks, name, cache, opener, classify, on_label=on_label), name
     except ModelError as e:
         if labeller:
             raise
