@@ -289,14 +289,20 @@ def test_a_labelled_pool_gives_every_entry_the_tasks_it_asks_for(tmp_path, monke
 
     big = ScriptedModel("big", respond=labeller_or_solver)
     counted = []
-    cache, who = label_pool(bank, big, out, benchmark="gsm8k", split="train", size=5,
-                            on_label=counted.append)
+    pool, who = label_pool(bank, big, out, benchmark="gsm8k", split="train", size=5,
+                           on_label=counted.append)
     assert who == "big" and len(big.history) == 5 and counted == [5] * 5
-    assert len(cache.read_text().splitlines()) == 5
-    summary, _ = run(bank, out, big, categories=[bank.with_suffix(".work") / "categories.jsonl", cache],
-                     tasks_per_entry=5)
+    assert sorted(pool) == [("gsm8k", str(i)) for i in range(1, 6)]
+    assert len((workdir_for(out) / "labels.jsonl").read_text().splitlines()) == 5
+    summary, _ = run(bank, out, big, pool_labels=pool, tasks_per_entry=5)
     assert summary.short == 0 and {len(d["task_ids"]) for d in summary.decisions} == {5}
     assert [d["task_ids"][0] for d in summary.decisions] == ["1", "2"]  # its source first
+
+    other = ("Percentages & Discounts", "Discounts")  # the pool disagrees on tasks 1 and 3
+    clash, _ = run(bank, tmp_path / "clash.jsonl", big, tasks_per_entry=5,
+                   pool_labels={**pool, ("gsm8k", "1"): other, ("gsm8k", "3"): other})
+    hurts = next(d for d in clash.decisions if HURTS in d["text"])
+    assert sorted(hurts["task_ids"]) == ["1", "2", "4", "5"]  # the bank's own label of 1 wins
 
     again = ScriptedModel("big", respond=labeller_or_solver)
     label_pool(bank, again, out, benchmark="gsm8k", split="train", size=5)

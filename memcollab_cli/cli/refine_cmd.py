@@ -67,7 +67,7 @@ def refine(
     """
     from memcollab_cli.agent import SolveParams
     from memcollab_cli.memory import read_bank
-    from memcollab_cli.pipeline.refine import check_training_split, default_categories, label_pool
+    from memcollab_cli.pipeline.refine import check_training_split, label_pool
     from memcollab_cli.pipeline.refine import refine as run_refine
 
     with common.user_errors():
@@ -77,16 +77,17 @@ def refine(
                              parallel=parallel)
         with closing(common.Engine(n_ctx=n_ctx, gpu_layers=gpu_layers, chat_format=chat_format,
                                     threads=threads, parallel=parallel).open(spec)) as engine:
+            pool_labels = {}
             if pool:
                 with stage_progress(f"label {pool} training tasks", None) as advance:
-                    cache, _ = label_pool(bank, engine, out, benchmark=benchmark, split=split, size=pool,
-                                          labeller=labeller or "", mbpp_dir=mbpp_dir,
-                                          on_label=lambda total: advance(n=1, total=total))
-                categories = [*(categories or default_categories(bank)), cache]
+                    pool_labels, _ = label_pool(bank, engine, out, benchmark=benchmark, split=split,
+                                                size=pool, labeller=labeller or "", mbpp_dir=mbpp_dir,
+                                                on_label=lambda total: advance(n=1, total=total))
             with stage_progress(f"refine · {engine.name}", None) as advance:
                 summary = run_refine(bank, engine, out, benchmark=benchmark, split=split,
                                      tasks_per_entry=tasks_per_entry, min_net=min_net, against=against,
-                                     params=params, categories=categories, mbpp_dir=mbpp_dir,
+                                     params=params, categories=categories, pool_labels=pool_labels,
+                                     mbpp_dir=mbpp_dir,
                                      on_record=lambda s, total: advance(n=1, total=total))
     render_refine(summary.to_dict(), json_)
 

@@ -111,17 +111,18 @@ def default_categories(bank: Path) -> list[Path]:
 
 def label_pool(bank: Path, model: Model, out: Path, *, benchmark: str, split: str | None, size: int,
                labeller: str = "", mbpp_dir: Path | None = None,
-               on_label: Callable[[int], None] | None = None) -> tuple[Path, str]:
+               on_label: Callable[[int], None] | None = None) -> tuple[dict, str]:
     """Label the first `size` training tasks with the bank's labeller (or `labeller`), so that
-    every category has tasks to try its entries on. Returns (the cache, who labelled): pass the
-    cache after the bank's own in `categories`, so that the labels the bank was built with win.
-    `model` is reused when it is the labeller; any other is loaded for the labelling alone."""
+    every category has tasks to try its entries on. Returns ({(benchmark, task id): label}, who
+    labelled) for `refine`'s `pool_labels`. The labels are cached in the work files
+    (`labels.jsonl`, keyed by labeller); `model` is reused when it is the labeller, any other is
+    loaded for the labelling alone."""
     split = check_training_split(benchmark, split)
     tasks = load_tasks(benchmark, split=split, limit=size, mbpp_dir=mbpp_dir)
-    cache = workdir_for(out) / "labels.jsonl"
-    _, who = route_tasks("labeller", model, tasks, BankSources.of_bank(Path(bank), read_bank(bank)),
-                         labeller=labeller, cache=cache, where=str(bank), on_label=on_label)
-    return cache, who
+    got, who = route_tasks("labeller", model, tasks, BankSources.of_bank(Path(bank), read_bank(bank)),
+                           labeller=labeller, cache=workdir_for(out) / "labels.jsonl", where=str(bank),
+                           on_label=on_label)
+    return {(t.benchmark, t.id): got[t.id] for t in tasks}, who
 
 
 def check_training_split(benchmark: str, split: str | None) -> str:
@@ -235,11 +236,13 @@ def _read_done(path: Path, model: str, params: dict) -> dict[tuple, Trajectory]:
 def refine(bank: Path, model: Model, out: Path, *, benchmark: str, split: str | None,
            tasks_per_entry: int = 4, min_net: int = 1, against: str = "none",
            params: SolveParams = SolveParams(),
-           categories: list[Path] | None = None, mbpp_dir: Path | None = None,
+           categories: list[Path] | None = None, pool_labels: dict | None = None,
+           mbpp_dir: Path | None = None,
            on_record: Callable[[RefineSummary, int], None] | None = None) -> RefineSummary:
     """Try every entry of `bank` on training tasks with `model`; write the entries that help to `out`.
 
-    `categories` are classification caches (default: the bank's own `BANK.work/categories.jsonl`).
+    `categories` are classification caches (default: the bank's own `BANK.work/categories.jsonl`);
+    `pool_labels` (`label_pool`) add tasks they do not label.
     `against` is what each entry must beat (`AGAINST`). `on_record(summary, total)` is called
     after each finished solve (progress).
     """
@@ -256,6 +259,8 @@ def refine(bank: Path, model: Model, out: Path, *, benchmark: str, split: str | 
     tasks = load_tasks(benchmark, split=split, mbpp_dir=mbpp_dir)
     _check_sources(entries, tasks, bank, split)
     labels = read_labels(default_categories(bank) if categories is None else categories)
+    for key, label in (pool_labels or {}).items():  # the labels the bank was built with win
+        labels.setdefault(key, label)
     work = workdir_for(out)
     summary = RefineSummary(bank=str(bank), out=str(out), workdir=str(work), model=model.name,
                             benchmark=tasks[0].benchmark if tasks else benchmark, split=split,
