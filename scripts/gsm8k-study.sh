@@ -11,7 +11,8 @@
 #           content-free constraint (item 7)
 #   eval    qwen2.5-coder-0.5b on TEST_05 test tasks: no memory, every bank built so far, a
 #           placebo per collab bank, the refined bank, the worked-examples arm and the noise
-#           floor; qwen2.5-coder-1.5b on TEST_15: no memory, the collab banks and their placebos
+#           floor; qwen2.5-coder-1.5b on TEST_15: no memory, the collab banks and their placebos,
+#           and self-qwen15 (its own memory)
 #   pack    gzip the eval transcripts, and recompress resumed ones (eval and distill resume
 #           from MODEL.jsonl.gz in place); run it with no stage writing
 #
@@ -68,7 +69,10 @@ if want eval; then
   }
   mapfile -t collab < <(existing "collab-cross=$DIR/collab-cross.jsonl" "collab-same=$DIR/collab-same.jsonl")
   mapfile -t other05 < <(existing "self-qwen05=$DIR/self-qwen05.jsonl" \
+                                  "self-qwen15=$DIR/self-qwen15.jsonl" \
                                   "refined=$DIR/collab-cross.refined.jsonl")
+  # The 1.5B under its own memory: the paper's case of a bank from one model's traces alone
+  mapfile -t other15 < <(existing "self-qwen15=$DIR/self-qwen15.jsonl")
   # The worked-examples pool: the 0.5B's own verified train solutions, which collab-cross and
   # self-qwen05 are built from (smollm2 solves about 1 in 100, so it would add next to nothing).
   examples=(--examples "$RUNS/$Q05.jsonl.gz")
@@ -80,6 +84,7 @@ if want eval; then
     $MC eval -m $Q05 "${test[@]}" -n "$n05" "${collab[@]}" --placebo
     $MC eval -m $Q05 "${test[@]}" -n "$n05" "${other05[@]}" "${examples[@]}" --noise-floor
     $MC eval -m $Q15 "${test[@]}" -n "$n15" "${collab[@]}" --placebo
+    if (( ${#other15[@]} )); then $MC eval -m $Q15 "${test[@]}" -n "$n15" "${other15[@]}"; fi
   done
   for model in $Q05 $Q15; do  # one report of every condition, from the transcripts
     $MC eval --from-runs "$(transcript "$model")" -m $model
