@@ -57,5 +57,6 @@ def main(argv=None) -> int:
               f"{same}/{len(first)} | {r['load']} |")
     return 1 if differing else 0
 
+
 if __name__ == "__main__":
     sys.exit(main())
