@@ -13,10 +13,13 @@
 #           placebo per collab bank, the refined bank, the worked-examples arm and the noise
 #           floor; qwen2.5-coder-1.5b on TEST_15: no memory, the collab banks and their placebos,
 #           and self-qwen15 (its own memory)
-#   pack    gzip the eval transcripts, and recompress resumed ones (eval and distill resume
-#           from MODEL.jsonl.gz in place); run it with no stage writing
+#   side F  the 0.5B's arms of `eval` on test tasks F .. F+BLOCK-1 into DIR/eval-side: a second
+#           process beside `eval` on a machine with cores to spare (a transcript file has one
+#           writer at a time); the tasks run in the order and batches `eval` would give them
+#   pack    fold eval-side/ into eval/, gzip the eval transcripts, and recompress resumed ones
+#           (eval and distill resume from MODEL.jsonl.gz in place); run it with no stage writing
 #
-# Usage: scripts/gsm8k-study.sh [runs|banks|refine|eval|pack|all]
+# Usage: scripts/gsm8k-study.sh [runs|banks|refine|eval|side F|pack|all]
 # Env: MC (memcollab), DIR (banks/gsm8k), TRAIN_CROSS (500), TRAIN_SAME (300), TEST_05 (600),
 #      TEST_15 (300), PARALLEL (4: trajectories are reused only at the parallel they were made
 #      with, so keep it fixed for a study), REFINE_TASKS (16 tasks per entry), BLOCK (100 test
@@ -62,27 +65,33 @@ if want refine; then
       --tasks-per-entry "$REFINE_TASKS" --pool "$TRAIN_CROSS" -o "$DIR/collab-cross.refined.jsonl"
 fi
 
-if want eval; then
-  test=(-b gsm8k --split test -p "$PARALLEL" -o "$DIR/eval")
+if want eval || [[ $stage == side ]]; then
   existing() {  # --bank NAME=PATH for each bank built so far
     local spec; for spec; do [[ -e ${spec#*=} ]] && printf -- '--bank\n%s\n' "$spec"; done; true
   }
   mapfile -t collab < <(existing "collab-cross=$DIR/collab-cross.jsonl" "collab-same=$DIR/collab-same.jsonl")
-  mapfile -t other05 < <(existing "self-qwen05=$DIR/self-qwen05.jsonl" \
-                                  "self-qwen15=$DIR/self-qwen15.jsonl" \
-                                  "refined=$DIR/collab-cross.refined.jsonl")
+  mapfile -t refined < <(existing "refined=$DIR/collab-cross.refined.jsonl")
+  mapfile -t self05 < <(existing "self-qwen05=$DIR/self-qwen05.jsonl" "self-qwen15=$DIR/self-qwen15.jsonl")
   # The 1.5B under its own memory: the paper's case of a bank from one model's traces alone
   mapfile -t other15 < <(existing "self-qwen15=$DIR/self-qwen15.jsonl")
   # The worked-examples pool: the 0.5B's own verified train solutions, which collab-cross and
   # self-qwen05 are built from (smollm2 solves about 1 in 100, so it would add next to nothing).
   examples=(--examples "$RUNS/$Q05.jsonl.gz")
+  eval05() {  # the 0.5B's arms on the tasks "$@" selects; what the issue asks for first. Several
+    # calls into one transcript file, so that only the collab banks get a placebo.
+    $MC eval -m $Q05 "$@" "${collab[@]}" --placebo
+    $MC eval -m $Q05 "$@" "${refined[@]}" "${examples[@]}"
+    $MC eval -m $Q05 "$@" "${self05[@]}" --noise-floor
+  }
+fi
+
+if want eval; then
+  test=(-b gsm8k --split test -p "$PARALLEL" -o "$DIR/eval")
   # Blocks of BLOCK tasks: every arm finishes a block before the next block starts, so a study
   # cut short is still paired. A bank built later is added by rerunning this stage.
   for ((n = BLOCK; n < TEST_05 + BLOCK; n += BLOCK)); do
     n05=$((n < TEST_05 ? n : TEST_05)) n15=$((n < TEST_15 ? n : TEST_15))
-    # Two calls into one transcript file, so that only the collab banks get a placebo.
-    $MC eval -m $Q05 "${test[@]}" -n "$n05" "${collab[@]}" --placebo
-    $MC eval -m $Q05 "${test[@]}" -n "$n05" "${other05[@]}" "${examples[@]}" --noise-floor
+    eval05 "${test[@]}" -n "$n05"
     $MC eval -m $Q15 "${test[@]}" -n "$n15" "${collab[@]}" --placebo
     if (( ${#other15[@]} )); then $MC eval -m $Q15 "${test[@]}" -n "$n15" "${other15[@]}"; fi
   done
@@ -91,7 +100,21 @@ if want eval; then
   done
 fi
 
+if [[ $stage == side ]]; then  # --id keeps dataset order: the tasks meet the batches of `eval`
+  first=${2:?usage: gsm8k-study.sh side FIRST_TASK (e.g. 400)}
+  mapfile -t ids < <(seq -f '--id=%g' "$first" $((first + BLOCK - 1)))
+  eval05 -b gsm8k --split test -p "$PARALLEL" -o "$DIR/eval-side" "${ids[@]}"
+fi
+
 if want pack; then  # with no run writing to them
+  for f in "$DIR"/eval-side/*.jsonl; do  # a side block joins its model's transcript
+    [[ -e $f ]] || continue
+    main=$(transcript "$(basename "$f" .jsonl)")
+    [[ $(basename "$f") == labels.jsonl ]] && main=$DIR/eval/labels.jsonl
+    if [[ $main == *.gz ]]; then gzip -9c "$f" >> "$main"; else cat "$f" >> "$main"; fi
+    rm "$f"
+  done
+  rm -f "$DIR"/eval-side/*.lock; rmdir "$DIR/eval-side" 2>/dev/null || true
   for f in "$DIR"/eval/*.jsonl; do  # transcripts only: eval reads its label cache plain
     [[ -e $f && $(basename "$f") != labels.jsonl ]] && gzip -9 "$f"
   done
