@@ -38,6 +38,7 @@ BLOCK=${BLOCK:-100}
 Q05=qwen2.5-coder-0.5b Q15=qwen2.5-coder-1.5b SMOL=smollm2-135m
 RUNS=$DIR/runs
 train=(-b gsm8k --split train -p "$PARALLEL")
+test=(-b gsm8k --split test -p "$PARALLEL")
 distill=("${train[@]}" --runs-dir "$RUNS" --summarizer "$Q15")
 
 want() { [[ $stage == "$1" || $stage == all ]]; }
@@ -86,7 +87,7 @@ if want eval || [[ $stage == side ]]; then
 fi
 
 if want eval; then
-  test=(-b gsm8k --split test -p "$PARALLEL" -o "$DIR/eval")
+  test+=(-o "$DIR/eval")
   # Blocks of BLOCK tasks: every arm finishes a block before the next block starts, so a study
   # cut short is still paired. A bank built later is added by rerunning this stage.
   for ((n = BLOCK; n < TEST_05 + BLOCK; n += BLOCK)); do
@@ -103,7 +104,7 @@ fi
 if [[ $stage == side ]]; then  # --id keeps dataset order: the tasks meet the batches of `eval`
   first=${2:?usage: gsm8k-study.sh side FIRST_TASK (e.g. 400)}
   mapfile -t ids < <(seq -f '--id=%g' "$first" $((first + BLOCK - 1)))
-  eval05 -b gsm8k --split test -p "$PARALLEL" -o "$DIR/eval-side" "${ids[@]}"
+  eval05 "${test[@]}" -o "$DIR/eval-side" "${ids[@]}"
 fi
 
 if want pack; then  # with no run writing to them

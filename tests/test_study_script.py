@@ -11,9 +11,9 @@ SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "gsm8k-study.sh"
 
 
 def dry_run(stage: str, tmp_path: Path, *args: str, **env) -> list[str]:
+    env = {**os.environ, "MC": "echo", "DIR": str(tmp_path), **env}
     result = subprocess.run(["bash", str(SCRIPT), stage, *args], capture_output=True, text=True,
-                            check=True,
-                            env={**os.environ, "MC": "echo", "DIR": str(tmp_path), **env})
+                            check=True, env=env)
     return result.stdout.splitlines()
 
 
