@@ -1,0 +1,49 @@
+"""The GSM8K study's headline table in banks/gsm8k/README.md is what the shipped transcripts give:
+re-reported here without a model, cell by cell, so a figure edited by hand or a transcript
+changed without its README fails."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+STUDY = ROOT / "banks" / "gsm8k"
+SECTION = "### The 0.5B over 600 tasks"
+
+
+def table_rows(text: str) -> list[list[str]]:
+    """Cells of the first Markdown table in `text`, header and rule dropped."""
+    rows, started = [], False
+    for line in text.splitlines():
+        if line.startswith("|"):
+            started = True
+            rows.append([c.strip() for c in line.strip("|").split("|")])
+        elif started:
+            break
+    return rows[2:]
+
+
+def test_readme_table_matches_the_transcripts(own_home):
+    if not (own_home / "data" / "gsm8k_test.jsonl").exists():
+        pytest.skip("GSM8K test data not pulled (memcollab data pull gsm8k)")
+    readme = (STUDY / "README.md").read_text(encoding="utf-8")
+    shown = table_rows(readme[readme.index(SECTION):])
+    report = subprocess.run(
+        [sys.executable, "-m", "memcollab_cli", "eval", "--from-runs",
+         str(STUDY / "eval" / "qwen2.5-coder-0.5b.jsonl.gz"), "-m", "qwen2.5-coder-0.5b",
+         "-b", "gsm8k", "--split", "test", "-n", "600",
+         "--bank", f"collab-cross={STUDY / 'collab-cross.jsonl'}",
+         "--bank", f"collab-same={STUDY / 'collab-same.jsonl'}", "--placebo",
+         "--bank", f"refined={STUDY / 'collab-cross.refined.jsonl'}",
+         "--examples", str(STUDY / "runs" / "qwen2.5-coder-0.5b.jsonl.gz"), "--json"],
+        capture_output=True, text=True, check=True, cwd=ROOT)
+    table = subprocess.run([sys.executable, str(ROOT / "scripts" / "study-table.py")],
+                           input=report.stdout, capture_output=True, text=True, check=True)
+    made = table_rows(table.stdout)
+    assert len(shown) == len(made) == 7
+    for row_shown, row_made in zip(shown, made, strict=True):
+        assert row_shown[1:] == row_made[1:], (row_shown[0], row_made[0])  # labels are reworded
