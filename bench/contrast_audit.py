@@ -4,8 +4,8 @@ Each argument is a contrast work directory (constraints.jsonl + contrast-log.jso
 constraints file; `NAME=PATH` names its row. Rates are over what the summarizer proposed and over
 what was accepted, each rule counted on its own (pipeline/audit.py). Issue 9's before/after:
 
-    .venv/bin/python bench/contrast_audit.py before:cross=banks/collab-cross.work \
-        before:same=banks/collab-same.work after:cross=runs/contrast-v2/cross after:same=runs/contrast-v2/same
+    .venv/bin/python bench/contrast_audit.py before:cross=banks/pilot/collab-cross.work \
+        before:same=banks/pilot/collab-same.work after:cross=runs/contrast-v2/cross after:same=runs/contrast-v2/same
 
 Rows whose names share a prefix before ":" are also summed into one row per prefix. A rerun that
 has not finished is compared on its own pairs with `--only-pairs-in RERUN_WORKDIR`.

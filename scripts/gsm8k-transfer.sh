@@ -1,21 +1,22 @@
 #!/usr/bin/env bash
 # The GSM8K transfer experiment (the shape of the paper's Tables 1 and 2):
 #   banks     build collab-same, self-qwen05 and self-qwen15 from GSM8K train (collab-cross is
-#             built by its own command in banks/README.md); trajectories are shared via banks/runs
+#             built by its own command in banks/pilot/README.md); trajectories are shared via
+#             banks/pilot/runs
 #   transfer  qwen2.5-coder-0.5b and -1.5b on GSM8K test, no memory and every bank
 # Usage: scripts/gsm8k-transfer.sh [banks|transfer|all]
-# Env: TRAIN_N (100), TEST_N (100), PARALLEL (16, test stage), BANKS (banks), OUTDIR
+# Env: TRAIN_N (100), TEST_N (100), PARALLEL (16, test stage), BANKS (banks/pilot), OUTDIR
 #      (runs/transfer-gsm8k), MC (memcollab). Every step resumes where it stopped.
 set -euo pipefail
 stage=${1:-all}
 MC=${MC:-memcollab}
-BANKS=${BANKS:-banks}
+BANKS=${BANKS:-banks/pilot}
 OUTDIR=${OUTDIR:-runs/transfer-gsm8k}
 TRAIN_N=${TRAIN_N:-100}
 TEST_N=${TEST_N:-100}
 PARALLEL=${PARALLEL:-16}
 
-# The trajectories shipped in banks/runs were made with --parallel 4; reusing them needs the same.
+# The trajectories shipped in banks/pilot/runs were made with --parallel 4; reusing them needs the same.
 train=(-b gsm8k --split train -n "$TRAIN_N" --runs-dir "$BANKS/runs" -p 4
        --summarizer qwen2.5-coder-1.5b)
 

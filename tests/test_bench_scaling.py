@@ -81,7 +81,7 @@ def test_gpu_run_plans_packs_and_resumes(smollm2_path, tmp_path, monkeypatch):
 def test_gpu_run_reports_every_eval_file(tmp_path):
     gpu_run = _module("scripts/gpu-run.py")
     (tmp_path / "eval" / "gsm8k").mkdir(parents=True)
-    shutil.copy(ROOT / "banks" / "transfer-gsm8k" / "qwen2.5-coder-0.5b.jsonl", tmp_path / "eval" / "gsm8k")
+    shutil.copy(ROOT / "banks" / "pilot" / "transfer" / "qwen2.5-coder-0.5b.jsonl", tmp_path / "eval" / "gsm8k")
     gpu_run.summarize(tmp_path)
     rows = [line for line in (tmp_path / "results.md").read_text().splitlines()
             if line.startswith("| gsm8k | qwen2.5-coder-0.5b |")]

@@ -220,7 +220,7 @@ def test_task_objects_and_the_rule():
 
 # -- constraints that say nothing (substance.py) -------------------------------------------------
 
-# Accepted by the rules before these three existed (banks/collab-*.work/constraints.jsonl).
+# Accepted by the rules before these three existed (banks/pilot/collab-*.work/constraints.jsonl).
 @pytest.mark.parametrize("enforce, avoid", [
     ("considering the total number of pages in the book", "not considering the total number of pages in the book"),
     ("correct calculation of total cost", "incorrect calculation of total cost"),

@@ -81,7 +81,7 @@ def eval_(
 
     \b
       memcollab eval -m qwen2.5-coder-0.5b -b gsm8k -n 100 \\
-          --bank collab=banks/collab-same.jsonl --bank banks/self.jsonl --placebo
+          --bank collab=banks/gsm8k/collab-same.jsonl --bank banks/gsm8k/self-qwen05.jsonl --placebo
 
     \b
     Shards on two machines, then one report:

@@ -62,8 +62,8 @@ def refine(
 
     Examples:
 
-      memcollab bank refine banks/collab-cross.jsonl -m qwen2.5-coder-0.5b -b gsm8k --split train \\
-          -o banks/collab-cross.refined.jsonl --tasks-per-entry 16 --pool 500 -p 4
+      memcollab bank refine banks/gsm8k/collab-cross.jsonl -m qwen2.5-coder-0.5b -b gsm8k --split train \\
+          -o banks/gsm8k/collab-cross.refined.jsonl --tasks-per-entry 16 --pool 500 -p 4
     """
     from memcollab_cli.agent import SolveParams
     from memcollab_cli.memory import read_bank

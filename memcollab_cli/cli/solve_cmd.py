@@ -52,14 +52,14 @@ def solve(
 
       memcollab solve -m qwen2.5-coder-0.5b -b gsm8k -n 50 -o runs/qwen05.jsonl
 
-      memcollab solve -m smollm2-135m -b humaneval --bank banks/collab-cross.jsonl -o runs/s.jsonl
+      memcollab solve -m smollm2-135m -b humaneval --bank banks/gsm8k/collab-cross.jsonl -o runs/s.jsonl
 
     With a bank, each task is labelled by --routing (default: the bank's labeller, cached in
     labels.jsonl beside --out) and recorded with the rule. --examples shows the most similar
     verified solutions from training-task trajectories instead (a baseline, not the paper's):
 
       memcollab solve -m qwen2.5-coder-0.5b -b gsm8k -n 50 -o runs/ex.jsonl \\
-          --examples banks/runs/qwen2.5-coder-1.5b.jsonl
+          --examples banks/gsm8k/runs/qwen2.5-coder-1.5b.jsonl.gz
     """
     from memcollab_cli.pipeline.arms import Arm
     from memcollab_cli.pipeline.solve import solve as run_solve

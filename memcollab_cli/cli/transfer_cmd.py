@@ -80,7 +80,7 @@ def transfer(
 
     \b
       memcollab transfer -m qwen2.5-coder-0.5b -m qwen2.5-coder-1.5b -b gsm8k -n 100 \\
-          --bank own=banks/self-qwen05.jsonl --bank collab=banks/collab-same.jsonl \\
+          --bank own=banks/gsm8k/self-qwen05.jsonl --bank collab=banks/gsm8k/collab-same.jsonl \\
           --markdown --png transfer.png
 
     \b
