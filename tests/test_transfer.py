@@ -55,7 +55,7 @@ def test_rich_tables_render(tmp_path):
 
     result = results_from_runs([runs(tmp_path / "r.jsonl")])
     console = Console(width=200, record=True)
-    for table in report.eval_tables(result) + [report.transfer_table(result)]:
+    for table in report.eval_tables(result) + report.transfer_tables(result):
         console.print(table)
     text = console.export_text()
     assert "70.0% [39.7, 89.2]" in text and "+30.0 [-18.6, +65.0]" in text and "5/2" in text
@@ -63,19 +63,24 @@ def test_rich_tables_render(tmp_path):
     assert "p=0.453 MDE 65.7" in text  # the transfer matrix
 
 
-def test_heatmap_png(tmp_path):
+def test_forest_png(tmp_path):
     pytest.importorskip("matplotlib")
     result = results_from_runs([runs(tmp_path / "r.jsonl")])
-    out = report.heatmap_png(result, tmp_path / "plots" / "heat.png")
-    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    drawn = report.forest_png(result, tmp_path / "plots" / "forest.png")
+    assert drawn.path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert [(r.model, r.condition) for r in drawn.rows] == [("a", "bank")]  # b ran no bank
+    row = drawn.rows[0]
+    d = result.cell("a", "bank").vs_none
+    assert (row.n, row.diff, row.low, row.high) == (d.n, 100 * d.diff, 100 * d.low, 100 * d.high)
+    assert all(p.band is None for p in drawn.panels)  # no noise-floor arm ran
 
 
-def test_heatmap_needs_a_bank(tmp_path):
+def test_forest_needs_an_arm_against_no_memory(tmp_path):
     from memcollab_cli.errors import MemcollabError
 
     result = results_from_runs([runs(tmp_path / "r.jsonl")], conditions=["none"])
-    with pytest.raises(MemcollabError, match="no bank condition"):
-        report.heatmap_png(result, tmp_path / "h.png")
+    with pytest.raises(MemcollabError, match="nothing to plot"):
+        report.forest_png(result, tmp_path / "h.png")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -200,9 +205,10 @@ def test_transfer_from_runs_markdown_and_png(cli, tmp_path):
     res = cli("transfer", "--from-runs", path, "--markdown")
     assert res.stdout == report.markdown_table(results_from_runs([path]))
     if pytest.importorskip("matplotlib"):
-        res = cli("transfer", "--from-runs", path, "--png", tmp_path / "h.png")
-        assert res.exit_code == 0 and (tmp_path / "h.png").exists()
-        assert "Wrote heatmap" in res.stderr
+        for flag in ("--plot", "--png"):  # --png: the old name, when it drew a heatmap
+            res = cli("transfer", "--from-runs", path, flag, tmp_path / f"h{flag}.png")
+            assert res.exit_code == 0 and (tmp_path / f"h{flag}.png").exists()
+            assert "Wrote forest plot" in res.stderr
 
 
 def test_bad_arguments_exit_2(cli, tmp_path):

@@ -151,6 +151,10 @@ FromRuns = Annotated[bool, typer.Option(
 FailIfWorse = Annotated[bool, typer.Option(
     "--fail-if-worse", help=f"Exit with status {EXIT_WORSE} when any bank's accuracy is below no "
     "memory (paired, placebos excluded).")]
+Plot = Annotated[Path | None, typer.Option(
+    "--plot", "--png", dir_okay=False, show_default=False,
+    help="Also write a forest plot (PNG): each arm's paired difference from no memory with its "
+    "95% interval, n, MDE and the noise floor (needs matplotlib: pip install 'memcollab[plot]').")]
 Outdir = Annotated[Path, typer.Option(
     "--outdir", "-o", file_okay=False,
     help="Directory of trajectory files, one <model>.jsonl per model (resumes).")]

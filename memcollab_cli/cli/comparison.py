@@ -1,5 +1,5 @@
 """What `eval` and `transfer` share: the mode check, the arms, reports from files, progress per
-condition and --fail-if-worse."""
+condition, --plot and --fail-if-worse."""
 
 from __future__ import annotations
 
@@ -84,6 +84,14 @@ def condition_progress():
             state["advance"](f"{summary.condition}: acc {summary.correct}/{summary.graded}")
 
     return state, on_condition, on_record
+
+
+def write_plot(result, path: Path) -> None:
+    """`--plot FILE.png`: the forest plot, and where it went (on stderr)."""
+    from memcollab_cli.pipeline.report import forest_png
+
+    forest_png(result, path)
+    common.err_console().print(f"Wrote forest plot to {path}", markup=False)
 
 
 def fail_if_worse(result) -> None:

@@ -16,6 +16,7 @@ from memcollab_cli.cli.comparison import (
     condition_progress,
     fail_if_worse,
     results_from_files,
+    write_plot,
 )
 
 
@@ -38,6 +39,7 @@ def eval_(
     merge: Annotated[Path | None, typer.Option(
         "--merge", dir_okay=False, show_default=False,
         help="Merge the trajectory FILES (shards) into this file, then report from it.")] = None,
+    plot: common.Plot = None,
     fail_if_worse_: common.FailIfWorse = False,
     top_p: common.TopP = 3,
     model_filter: common.ModelFilter = False,
@@ -91,6 +93,12 @@ def eval_(
 
     \b
       memcollab eval --from-runs runs/eval/M.jsonl --fail-if-worse --json
+
+    \b
+    The shipped study's 600 tasks, as tables and a forest plot, without a model:
+      memcollab eval --from-runs banks/gsm8k/eval/qwen2.5-coder-0.5b.jsonl.gz -m qwen2.5-coder-0.5b \\
+          -b gsm8k --split test -n 600 --bank collab-cross=banks/gsm8k/collab-cross.jsonl \\
+          --placebo --noise-floor --plot forest.png
     """
     from memcollab_cli.pipeline import report
     from memcollab_cli.pipeline.evaluate import merge_runs
@@ -117,6 +125,8 @@ def eval_(
             settings = arm_settings(placebo, top_p, model_filter, routing, labeller, examples,
                                     noise_floor, run.engine, reuse)
             result = _run(model, banks, outdir, run, settings)
+        if plot is not None:
+            write_plot(result, plot)
     if json_:
         common.print_json(result.to_dict())
     else:

@@ -1,4 +1,4 @@
-"""`memcollab transfer`: models × banks in one command, as a table, Markdown or a heatmap."""
+"""`memcollab transfer`: models × banks in one command, as tables, Markdown or a forest plot."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from memcollab_cli.cli.comparison import (
     condition_progress,
     fail_if_worse,
     results_from_files,
+    write_plot,
 )
 
 
@@ -37,9 +38,7 @@ def transfer(
     from_runs: common.FromRuns = False,
     markdown: Annotated[bool, typer.Option(
         "--markdown", help="Print a GitHub Markdown table (for READMEs and papers).")] = False,
-    png: Annotated[Path | None, typer.Option(
-        "--png", dir_okay=False, show_default=False,
-        help="Also write a heatmap of the differences from no memory (needs matplotlib).")] = None,
+    plot: common.Plot = None,
     fail_if_worse_: common.FailIfWorse = False,
     top_p: common.TopP = 3,
     model_filter: common.ModelFilter = False,
@@ -81,7 +80,7 @@ def transfer(
     \b
       memcollab transfer -m qwen2.5-coder-0.5b -m qwen2.5-coder-1.5b -b gsm8k -n 100 \\
           --bank own=banks/gsm8k/self-qwen05.jsonl --bank collab=banks/gsm8k/collab-same.jsonl \\
-          --markdown --png transfer.png
+          --markdown --plot transfer.png
 
     \b
     Report from trajectory files (shards are read together, no merge needed):
@@ -107,18 +106,18 @@ def transfer(
             settings = arm_settings(placebo, top_p, model_filter, routing, labeller, examples,
                                     noise_floor, run.engine, reuse)
             result = _run(model, banks, outdir, run, settings)
-        if png is not None:
-            report.heatmap_png(result, png)
-            common.err_console().print(f"Wrote heatmap to {png}", markup=False)
+        if plot is not None:
+            write_plot(result, plot)
     if json_:
         common.print_json(result.to_dict())
     elif markdown:
         typer.echo(report.markdown_table(result), nl=False)
     else:
         console = common.out_console()
-        console.print(report.transfer_table(result))
-        for table in filter(None, [report.routing_table(result, m) for m in result.models]
-                            + [report.agreement_table(result)]):
+        tables = report.transfer_tables(result)
+        for model in result.models:
+            tables += report.routing_tables(result, model)
+        for table in filter(None, tables + [report.agreement_table(result)]):
             console.print(table)
     if fail_if_worse_:
         fail_if_worse(result)
