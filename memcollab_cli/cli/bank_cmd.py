@@ -6,7 +6,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.padding import Padding
 from rich.table import Table
+from rich.text import Text
 
 from memcollab_cli.cli import common, refine_cmd
 
@@ -60,8 +62,8 @@ def stats(bank: BankPath, json_: common.JsonFlag = False) -> None:
         if not counts:
             continue
         table = Table(title=title)
-        table.add_column(title)
-        table.add_column("entries", justify="right")
+        table.add_column(title, no_wrap=True)
+        table.add_column("entries", justify="right", no_wrap=True)
         for name, n in counts.items():
             table.add_row(str(name), str(n))
         console.print(table)
@@ -157,12 +159,15 @@ def blame(
                           f"{len(found.entries)} entries")
     for col in ("entry", "category", "tasks", "won", "lost", "p"):
         table.add_column(col, justify="left" if col in ("entry", "category") else "right",
-                         no_wrap=col == "entry")
-    table.add_column("constraint", overflow="fold")
+                         no_wrap=True)
     for e in found.entries:
-        table.add_row(e.id, e.category, str(e.n), str(e.won), str(e.lost),
-                      p_value(e.p_value), e.text)
-    common.out_console().print(table)
+        table.add_row(e.id, e.category, str(e.n), str(e.won), str(e.lost), p_value(e.p_value))
+    console = common.out_console()
+    console.print(table)
+    # the constraints below the figures, as `bank show` prints them: prose wraps between words
+    for e in found.entries:
+        console.print(Text(e.id, style="bold"))
+        console.print(Padding(Text(e.text), (0, 0, 0, 4)))
 
 
 app.command(name="refine")(refine_cmd.refine)

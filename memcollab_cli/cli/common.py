@@ -162,7 +162,8 @@ Outdir = Annotated[Path, typer.Option(
 
 # -- memory arms: routing, worked examples, the noise floor (solve, eval, transfer) ---------------
 
-ROUTINGS = ("self", "labeller", "nearest")  # as pipeline.routing.ROUTINGS (not imported: startup)
+# as pipeline.routing.ROUTINGS + memory.selection.DIRECT_RULES (not imported: startup)
+ROUTINGS = ("self", "labeller", "nearest", "gold", "lexical", "global")
 DEFAULT_ROUTING = "labeller"
 
 
@@ -177,7 +178,15 @@ Routing = Annotated[str, typer.Option(
     help="How a task's category is chosen: 'labeller' = the model that labelled the bank's "
     "entries labels it too (cached in labels.jsonl beside the output); 'self' = the solving "
     "model (the paper's); 'nearest' = the label of the most similar training task the bank "
-    "knows (no model call).")]
+    "knows (no model call). Without a label: 'lexical' = entries whose `when` clause shares "
+    "enough content words with the problem (--threshold); 'global' = the same over the whole "
+    "entry; 'gold' = the entries a gold file says apply (--gold; an oracle).")]
+Gold = Annotated[Path | None, typer.Option(
+    "--gold", exists=True, dir_okay=False, show_default=False,
+    help="Gold file for --routing gold: which entries apply to which problems.")]
+Threshold = Annotated[float | None, typer.Option(
+    "--threshold", min=0.0, max=1.0, show_default=False,
+    help="Least TF-IDF cosine for --routing lexical/global [default: 0.30].")]
 Labeller = Annotated[str | None, typer.Option(
     "--labeller", show_default=False,
     help="Model for --routing labeller [default: the one recorded with the bank].")]

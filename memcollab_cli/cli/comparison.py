@@ -29,7 +29,8 @@ def check_mode(run_specs: list[str], benchmark: str | None, runs: list[Path] | N
         raise typer.BadParameter("required when running a model", param_hint="'--benchmark'")
 
 
-def report_selection(banks: dict[str, Path], placebo: bool, examples=None, noise_floor=False):
+def report_selection(banks: dict[str, Path], placebo: bool, examples=None, noise_floor=False,
+                     routing: str = DEFAULT_ROUTING):
     """(conditions, labels) for a report from files: all found, or those of the --bank names
     (with the arms asked for)."""
     if not banks:
@@ -37,13 +38,13 @@ def report_selection(banks: dict[str, Path], placebo: bool, examples=None, noise
     from memcollab_cli.pipeline.evaluate import plan_conditions
 
     plan = plan_conditions(banks, settings=arm_settings(placebo, examples=examples,
-                                                        noise_floor=noise_floor))
+                                                        noise_floor=noise_floor, routing=routing))
     return [c.name for c in plan], {c.name: c.label for c in plan}
 
 
 def results_from_files(files: list[Path], models: list[str] | None, banks: dict[str, Path],
                        selection: common.Selection, placebo: bool, examples=None,
-                       noise_floor: bool = False):
+                       noise_floor: bool = False, routing: str = DEFAULT_ROUTING):
     """The report from trajectory files: the --bank conditions (all when none are named), on the
     selected tasks when a --benchmark is given."""
     from memcollab_cli.pipeline.evaluate import results_from_runs
@@ -53,7 +54,7 @@ def results_from_files(files: list[Path], models: list[str] | None, banks: dict[
         raise typer.BadParameter("-n, --ids and --shard select tasks of a benchmark: add "
                                  "-b BENCHMARK (and --split)", param_hint="'--benchmark'")
     tasks = selection.load() if selection.benchmark else None
-    conditions, labels = report_selection(banks, placebo, examples, noise_floor)
+    conditions, labels = report_selection(banks, placebo, examples, noise_floor, routing)
     return results_from_runs(files, models=models, conditions=conditions, labels=labels,
                              tasks=tasks)
 
@@ -61,12 +62,13 @@ def results_from_files(files: list[Path], models: list[str] | None, banks: dict[
 def arm_settings(placebo: bool, top_p: int = 3, model_filter: bool = False,
                  routing: str = DEFAULT_ROUTING, labeller: str | None = None, examples=None,
                  noise_floor: bool = False, engine: common.Engine | None = None,
-                 reuse: bool = True):
+                 reuse: bool = True, gold: Path | None = None, threshold: float | None = None):
     """The arms every model of `eval`/`transfer` runs, from the command's options."""
     from memcollab_cli.pipeline.arms import ArmSettings
 
     return ArmSettings(placebo=placebo, top_p=top_p, model_filter=model_filter, routing=routing,
-                       labeller=labeller or "", examples=tuple(examples or ()),
+                       labeller=labeller or "", gold=gold, threshold=threshold,
+                       examples=tuple(examples or ()),
                        noise_floor=noise_floor, reuse=reuse,
                        open_model=engine.open_labeller if engine is not None else None)
 

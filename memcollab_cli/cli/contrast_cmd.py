@@ -78,8 +78,8 @@ def render_contrast(s: dict) -> None:
     from rich.table import Table
 
     table = Table(title="contrast")
-    table.add_column("stage")
-    table.add_column("count", justify="right")
+    table.add_column("stage", no_wrap=True)
+    table.add_column("count", justify="right", no_wrap=True)
     table.add_row("pairs", str(s["pairs"]))
     for reason, n in sorted(s["skipped"].items()):
         table.add_row(f"  tasks skipped: {reason}", str(n))

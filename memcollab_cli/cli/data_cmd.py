@@ -24,7 +24,7 @@ def list_(json_: common.JsonFlag = False) -> None:
         return
     table = Table(title="benchmarks (or give a tasks .jsonl path)")
     for col in ("name", "domain", "splits"):
-        table.add_column(col)
+        table.add_column(col, no_wrap=col != "splits")
     for r in rows:
         table.add_row(r["name"], r["domain"], ", ".join(f"{k} {v}" for k, v in r["splits"].items()))
     common.out_console().print(table)

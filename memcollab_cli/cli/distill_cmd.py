@@ -97,7 +97,7 @@ def render_distill(s: dict) -> None:
     console = common.out_console()
     runs = Table(title="solve")
     for col in ("model", "tasks", "accuracy", "mean turns", "tok/s", "wall s"):
-        runs.add_column(col, justify="right" if col != "model" else "left")
+        runs.add_column(col, justify="right" if col != "model" else "left", no_wrap=True)
     for r in s["solve"]:
         runs.add_row(r["model"], str(r["graded"]), f"{r['correct']}/{r['graded']}",
                      f"{r['mean_turns']:.2f}", f"{r['tokens_per_second']:.1f}", f"{r['wall_seconds']:.0f}")

@@ -45,6 +45,8 @@ def eval_(
     model_filter: common.ModelFilter = False,
     routing: common.Routing = DEFAULT_ROUTING,
     labeller: common.Labeller = None,
+    gold: common.Gold = None,
+    threshold: common.Threshold = None,
     examples: common.Examples = None,
     noise_floor: common.NoiseFloor = False,
     reuse: common.Reuse = True,
@@ -115,7 +117,7 @@ def eval_(
                 files = [merge]
             selection = common.Selection(benchmark, split, limit, tuple(ids or ()), shard, mbpp_dir)
             result = results_from_files(files, [model] if model else None, banks, selection,
-                                        placebo, examples, noise_floor)
+                                        placebo, examples, noise_floor, routing)
         else:
             run = common.run_options(
                 benchmark=benchmark, split=split, limit=limit, ids=ids, shard=shard,
@@ -123,7 +125,7 @@ def eval_(
                 threads=threads, parallel=parallel, max_turns=max_turns, max_tokens=max_tokens,
                 seed=seed, temperature=temperature)
             settings = arm_settings(placebo, top_p, model_filter, routing, labeller, examples,
-                                    noise_floor, run.engine, reuse)
+                                    noise_floor, run.engine, reuse, gold, threshold)
             result = _run(model, banks, outdir, run, settings)
         if plot is not None:
             write_plot(result, plot)

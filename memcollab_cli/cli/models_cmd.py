@@ -25,11 +25,13 @@ def list_(json_: common.JsonFlag = False) -> None:
         common.print_json(entries)
         return
     table = Table(title="models")
-    for col in ("name", "arch", "quant", "size", "present", "description"):
-        table.add_column(col)
+    table.add_column("name", no_wrap=True)
+    table.add_column("size", justify="right", no_wrap=True)
+    table.add_column("present", no_wrap=True)
+    table.add_column("architecture · quantization\ndescription")  # prose: wraps between words
     for e in entries:
-        table.add_row(e["name"], e["arch"], e["quant"], f"{e['size'] / 1e6:.0f} MB",
-                      "yes" if e["present"] else "no", e["description"])
+        table.add_row(e["name"], f"{e['size'] / 1e6:.0f} MB", "yes" if e["present"] else "no",
+                      f"{e['arch']} · {e['quant']}\n{e['description']}")
     common.out_console().print(table)
 
 

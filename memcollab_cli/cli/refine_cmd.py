@@ -107,10 +107,11 @@ def render_refine(s: dict, as_json: bool) -> None:
         common.print_json(s)
         return
     table = Table(title=f"{s['bank']} · {s['model']} · {s['benchmark']} {s['split']}")
-    for col in ("entry", "category / subcategory", "tasks", "won", "lost", "kept"):
-        table.add_column(col, justify="right" if col in ("tasks", "won", "lost") else "left")
-    for d in s["decisions"]:
-        table.add_row(d["id"], f"{d['category']} / {d['subcategory']}", str(len(d["task_ids"])),
+    for col in ("entry", "category\n/ subcategory", "tasks", "won", "lost", "kept"):
+        table.add_column(col, justify="right" if col in ("tasks", "won", "lost") else "left",
+                         no_wrap=True)
+    for d in s["decisions"]:  # category over subcategory: two narrow lines fit 80 columns
+        table.add_row(d["id"], f"{d['category']}\n/ {d['subcategory']}", str(len(d["task_ids"])),
                       str(d["won"]), str(d["lost"]), "yes" if d["kept"] else "no")
     console = common.out_console()
     console.print(table)

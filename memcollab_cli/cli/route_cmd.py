@@ -13,10 +13,12 @@ from memcollab_cli.cli import common
 
 
 def route(
-    model: common.ModelSpec,
     benchmark: common.Benchmark,
     bank: Annotated[Path, typer.Option("--bank", exists=True, dir_okay=False,
                                        help="The bank whose entries the tasks are routed to.")],
+    model: Annotated[str | None, typer.Option(
+        "--model", "-m", show_default=False,
+        help="GGUF path, catalog name or server URL: the solving model (not with --gold).")] = None,
     rule: Annotated[list[str] | None, typer.Option(
         "--rule", help="Routing rule to compare (repeatable) [default: all three].",
         show_default=False)] = None,
@@ -38,6 +40,21 @@ def route(
     chat_format: common.ChatFormat = None,
     threads: common.Threads = None,
     mbpp_dir: common.MbppDir = None,
+    gold: Annotated[Path | None, typer.Option(
+        "--gold", exists=True, dir_okay=False, show_default=False,
+        help="Score delivery against this gold file instead (no model): precision, recall and "
+        "tasks reached per rule, labels read from OUTDIR/labels.jsonl.")] = None,
+    hand_labels: Annotated[Path | None, typer.Option(
+        "--hand-labels", exists=True, dir_okay=False, show_default=False,
+        help="With --gold: hand-checked labels; adds the 'hand' rule and each labeller's "
+        "accuracy.")] = None,
+    nearest_from: Annotated[Path | None, typer.Option(
+        "--nearest-from", exists=True, dir_okay=False, show_default=False,
+        help="With --gold: a labels cache of training tasks (of --nearest-split); adds "
+        "'nearest', the label of the most similar of them.")] = None,
+    nearest_split: Annotated[str, typer.Option(
+        "--nearest-split", help="The split of --nearest-from's tasks.")] = "train",
+    top_p: common.TopP = 3,
     json_: common.JsonFlag = False,
 ) -> None:
     """Compare routing rules: share of tasks that get memory, and agreement with the labeller.
@@ -49,15 +66,31 @@ def route(
     solved; every model's labels are cached in OUTDIR/labels.jsonl, and --labels-from fills that
     cache from earlier runs.
 
-    Example:
+    With --gold, no model runs: each rule's delivery of BANK's entries is scored against the
+    gold file (which entries apply to which problem): precision (delivered entries that apply),
+    recall (applicable pairs delivered), tasks reached (given an applicable entry). Label rules
+    read their labels from OUTDIR/labels.jsonl (one rule per classifier found there).
+
+    Examples:
 
     \b
       memcollab route -m qwen2.5-coder-0.5b -b gsm8k -n 100 --bank banks/collab-same.jsonl
+      memcollab route -b gsm8k --split test -n 600 --bank banks/gsm8k/gold/hand-written.jsonl \\
+          --gold banks/gsm8k/gold/applies.jsonl --hand-labels banks/gsm8k/gold/labels.jsonl -o banks/gsm8k/eval
     """
+    if gold is not None:
+        selection = common.Selection(benchmark, split, limit, tuple(ids or ()), shard, mbpp_dir)
+        with common.user_errors():
+            found = _gold_report(bank, gold, selection, outdir, hand_labels, nearest_from,
+                                 nearest_split, top_p)
+        _print_gold(found, json_)
+        return
+    if model is None:
+        raise typer.BadParameter("required unless scoring against --gold", param_hint="'--model'")
     from memcollab_cli.pipeline.route_compare import compare_rules
     from memcollab_cli.pipeline.routing import labels_from_runs
 
-    rules = rule or list(common.ROUTINGS)
+    rules = rule or list(common.ROUTINGS[:3])
     for r in rules:
         common.check_routing(r)
     engine = common.Engine(n_ctx=n_ctx, gpu_layers=gpu_layers, chat_format=chat_format, threads=threads)
@@ -87,3 +120,61 @@ def route(
                       ", ".join(f"{k} {v}" for k, v in row["levels"].items()),
                       f"{a['category']}/{a['n']}", f"{a['subcategory']}/{a['n']}")
     common.out_console().print(table)
+
+
+def _gold_report(bank: Path, gold_path: Path, selection: common.Selection, outdir: Path,
+                 hand_path: Path | None, nearest_from: Path | None, nearest_split: str,
+                 top_p: int) -> dict:
+    from memcollab_cli.memory import read_bank
+    from memcollab_cli.memory.selection import GoldSet
+    from memcollab_cli.pipeline import gold_report as gr
+    from memcollab_cli.tasks import load_tasks
+
+    entries = read_bank(bank)
+    gold = GoldSet.read(gold_path, [e.id for e in entries])
+    tasks = selection.load()
+    labellings = {f"labels: {k}": v for k, v in
+                  gr.cached_labellings(Path(outdir) / "labels.jsonl", tasks).items()}
+    if nearest_from is not None:
+        pool = load_tasks(selection.benchmark, split=nearest_split, mbpp_dir=selection.mbpp_dir)
+        cached = gr.cached_labellings(nearest_from, pool)
+        for name, labels in cached.items():
+            labellings[f"nearest ({name})"] = gr.nearest_labels(tasks, pool, labels)
+    hand = gr.hand_labels(hand_path) if hand_path is not None else {}
+    accuracy = gr.label_accuracy(labellings, hand) if hand else []
+    if hand:
+        labellings["hand labels"] = hand
+    scores = gr.score_rules(entries, gold, tasks, labellings, top_p=top_p)
+    return {"bank": bank.name, "gold": gold_path.name, "n": len(tasks), "top_p": top_p,
+            "rules": [s.to_dict() for s in scores], "label_accuracy": accuracy}
+
+
+def _print_gold(found: dict, json_: bool) -> None:
+    if json_:
+        common.print_json(found)
+        return
+    console = common.out_console()
+    table = Table(title=f"{found['bank']} · {found['gold']} · {found['n']} tasks · "
+                        f"top {found['top_p']}")
+    table.add_column("rule", no_wrap=True)
+    for col in ("tasks", "given", "reached", "precision", "recall"):
+        table.add_column(col, justify="right", no_wrap=True)
+    for r in found["rules"]:
+        table.add_row(r["rule"], str(r["n"]), str(r["given"]), str(r["reached"]),
+                      f"{100 * r['precision']:.0f}% ({r['correct']}/{r['delivered']})",
+                      f"{100 * r['recall']:.0f}% ({r['correct']}/{r['applicable']})")
+    console.print(table)
+    if found["label_accuracy"]:
+        acc = Table(title="labels against the hand labels")
+        acc.add_column("labelled by", no_wrap=True)
+        for col in ("tasks", "category", "subcategory"):
+            acc.add_column(col, justify="right", no_wrap=True)
+        for r in found["label_accuracy"]:
+            n = r["n"] or 1
+            acc.add_row(r["labeller"], str(r["n"]),
+                        f"{100 * r['category'] / n:.0f}% ({r['category']})",
+                        f"{100 * r['subcategory'] / n:.0f}% ({r['subcategory']})")
+        console.print(acc)
+    console.print("precision: delivered entries that apply; recall: applicable (task, entry) "
+                  "pairs delivered; reached: tasks given at least one applicable entry.",
+                  markup=False)

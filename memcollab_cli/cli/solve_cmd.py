@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from memcollab_cli.cli import common
 from memcollab_cli.cli.progress import solve_stats, stage_progress
@@ -30,6 +31,8 @@ def solve(
         "--placebo", help="Inject as many entries drawn at random from the bank (a control).")] = False,
     routing: common.Routing = common.DEFAULT_ROUTING,
     labeller: common.Labeller = None,
+    gold: common.Gold = None,
+    threshold: common.Threshold = None,
     examples: common.Examples = None,
     max_turns: common.MaxTurns = 3,
     max_tokens: common.MaxTokens = 512,
@@ -72,7 +75,8 @@ def solve(
         parallel=parallel, max_turns=max_turns, max_tokens=max_tokens, seed=seed,
         temperature=temperature)
     arm = Arm(bank=bank, placebo=placebo, top_p=top_p, model_filter=model_filter, routing=routing,
-              labeller=labeller or "", examples=tuple(examples or ()),
+              labeller=labeller or "", gold=gold, threshold=threshold,
+              examples=tuple(examples or ()),
               open_model=run.engine.open_labeller)
     with common.user_errors():
         tasks = run.selection.load()
@@ -88,13 +92,21 @@ def render_summary(s: dict, as_json: bool) -> None:
     if as_json:
         common.print_json(s)
         return
-    table = Table(title=f"{s['model']} · {s['benchmark']} · memory: {s['condition']}")
-    for col in ("tasks", "accuracy", "mean turns", "prompt tok", "cached", "completion tok",
-                "tok/s", "wall s"):
-        table.add_column(col, justify="right")
-    table.add_row(f"{s['graded']}", f"{s['correct']}/{s['graded']} = {100 * s['accuracy']:.1f}%",
-                  f"{s['mean_turns']:.2f}", f"{s['prompt_tokens']}", f"{s['cached_tokens']}",
-                  f"{s['completion_tokens']}", f"{s['tokens_per_second']:.1f}", f"{s['wall_seconds']:.1f}")
+    # One run: figures as rows, so that the table reads in 80 columns whatever the numbers.
+    table = Table(title=Text(f"{s['model']} · {s['benchmark']} · memory: {s['condition']}"),
+                  show_header=False)
+    table.add_column("", no_wrap=True)
+    table.add_column("", justify="right", no_wrap=True)
+    for name, value in (
+            ("tasks", f"{s['graded']}"),
+            ("accuracy", f"{s['correct']}/{s['graded']} = {100 * s['accuracy']:.1f}%"),
+            ("mean turns", f"{s['mean_turns']:.2f}"),
+            ("prompt tokens", f"{s['prompt_tokens']}"),
+            ("  of them cached", f"{s['cached_tokens']}"),
+            ("completion tokens", f"{s['completion_tokens']}"),
+            ("tokens/s", f"{s['tokens_per_second']:.1f}"),
+            ("wall s", f"{s['wall_seconds']:.1f}")):
+        table.add_row(name, value)
     common.out_console().print(table)
     if s["skipped"]:
         common.err_console().print(f"{s['skipped']} task(s) were already in the file and were skipped.")

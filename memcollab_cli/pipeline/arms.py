@@ -21,7 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from memcollab_cli.agent import Episode, SolveParams
+from memcollab_cli.errors import DataError
 from memcollab_cli.jsonl import jsonl_stem, sha256_file
+from memcollab_cli.memory.selection import DIRECT_RULES
 from memcollab_cli.pipeline.routing import DEFAULT_ROUTING
 from memcollab_cli.runtime.base import Model
 from memcollab_cli.tasks import Task
@@ -55,6 +57,8 @@ class Arm:
     k_examples: int = 2
     routing: str = DEFAULT_ROUTING
     labeller: str = ""  # overrides the labeller recorded with the bank
+    gold: Path | None = None  # the gold file of routing "gold"
+    threshold: float | None = None  # of routings "lexical" and "global" [default: THRESHOLDS]
     schedule: str = INPUT_ORDER
     name: str = ""  # overrides the derived condition name
     # A condition whose finished transcript stands in for a task this arm gives no memory: the
@@ -72,6 +76,8 @@ class Arm:
         if self.bank is None:
             return NOISE_FLOOR if self.schedule == SHIFTED else NONE
         stem = jsonl_stem(self.bank)
+        if self.routing in DIRECT_RULES:  # other entries than the bank's label-routed arm
+            stem += "@" + self.routing
         return PLACEBO + stem if self.placebo else stem
 
     @property
@@ -89,6 +95,8 @@ class ArmSettings:
     model_filter: bool = False
     routing: str = DEFAULT_ROUTING
     labeller: str = ""
+    gold: Path | None = None
+    threshold: float | None = None
     examples: tuple[Path, ...] = ()  # trajectory files: adds the worked-examples arm
     k_examples: int = 2
     noise_floor: bool = False  # adds no memory again under a shifted schedule
@@ -98,7 +106,8 @@ class ArmSettings:
 
     def arm(self, **fields) -> Arm:
         shared = dict(top_p=self.top_p, model_filter=self.model_filter, routing=self.routing,
-                      labeller=self.labeller, k_examples=self.k_examples,
+                      labeller=self.labeller, gold=self.gold, threshold=self.threshold,
+                      k_examples=self.k_examples,
                       open_model=self.open_model)
         return Arm(**{**shared, **fields})
 
@@ -131,6 +140,8 @@ def prepare_episodes(model: Model, tasks: list[Task], params: SolveParams, arm: 
                       "it, no split), so they are never held back from their own problem",
                       UnguardedWarning, stacklevel=2)
     bank_sha = bank_sha256(arm.bank)
+    if arm.routing in DIRECT_RULES:
+        return _direct_episodes(tasks, params, arm, memory, bank_sha, model_info)
     labels, labeller = route_tasks(arm.routing, model, tasks, memory.sources,
                                    labeller=arm.labeller, cache=labels_path(out),
                                    open_model=arm.open_model, parallel=params.parallel,
@@ -142,7 +153,40 @@ def prepare_episodes(model: Model, tasks: list[Task], params: SolveParams, arm: 
         condition = {"name": cond, "bank": Path(arm.bank).name, "bank_sha256": bank_sha,
                      "memory_ids": recall.memory_ids, "category": category,
                      "subcategory": subcategory, "level": recall.level,
-                     "routing": arm.routing, "labeller": labeller}
+                     "routing": arm.routing, "labeller": labeller,
+                     **({"header": "label"} if arm.placebo else {})}
+        episodes.append(Episode(t, params, recall.block, condition, model_info))
+    return episodes
+
+
+def _direct_episodes(tasks, params, arm: Arm, memory, bank_sha: str, model_info: dict
+                     ) -> list[Episode]:
+    """Episodes whose entries a direct rule picks (`memory.selection`): no label, no labeller."""
+    from memcollab_cli.memory.selection import THRESHOLDS, ClauseMatcher, GoldSet
+
+    base = {"name": arm.condition, "bank": Path(arm.bank).name, "bank_sha256": bank_sha,
+            "routing": arm.routing, **({"header": "label"} if arm.placebo else {})}
+    when = ClauseMatcher(memory.entries, "when", threshold=0.0)  # ranks the gold entries
+    if arm.routing == "gold":
+        if arm.gold is None:
+            raise DataError("routing 'gold' needs the gold file: add --gold FILE")
+        gold = GoldSet.read(arm.gold, [e.id for e in memory.entries])
+        base["gold"], base["gold_sha256"] = gold.path.name, gold.sha256
+    else:
+        threshold = THRESHOLDS[arm.routing] if arm.threshold is None else arm.threshold
+        matcher = when if arm.routing == "lexical" else ClauseMatcher(memory.entries, "text")
+        base["threshold"] = threshold
+    episodes = []
+    for t in tasks:
+        if arm.routing == "gold":
+            applies = set(gold.entries_for(t.question))
+            scores = dict((e.id, s) for e, s in when.scores(t.question))
+            ranked = sorted((e for e in memory.entries if e.id in applies),
+                            key=lambda e: (-round(scores.get(e.id, 0.0), 12), e.id))
+        else:
+            ranked = [e for e, s in matcher.scores(t.question) if s >= threshold]
+        recall = memory.deliver(t, ranked, {e.id for e in ranked}, arm.routing)
+        condition = {**base, "memory_ids": recall.memory_ids, "level": recall.level}
         episodes.append(Episode(t, params, recall.block, condition, model_info))
     return episodes
 

@@ -97,7 +97,10 @@ def plan_conditions(banks: Mapping[str, str | Path] | None, placebo: bool = Fals
         if stem in stems:
             continue
         stems[stem] = path
-        plan.append(Condition(stem, label, settings.arm(bank=path, stand_in=stand_in)))
+        arm = settings.arm(bank=path, stand_in=stand_in)
+        if arm.condition != stem and label == stem:  # a direct rule's arm: "stem@rule"
+            label = arm.condition
+        plan.append(Condition(arm.condition, label, arm))
         if placebo:
             arm = settings.arm(bank=path, placebo=True, stand_in=stand_in)
             plan.append(Condition(arm.condition, PLACEBO + label, arm))

@@ -14,8 +14,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from memcollab_cli import prompts
-from memcollab_cli.memory import Retriever, Taxonomy, random_entries, read_bank, render_memory_block
+from memcollab_cli.memory import (
+    MemoryEntry,
+    Retriever,
+    Taxonomy,
+    random_entries,
+    read_bank,
+    render_memory_block,
+)
 from memcollab_cli.memory.problems import task_guard_keys
+from memcollab_cli.memory.retrieval import entry_guard_keys
 from memcollab_cli.runtime.base import Model, Request
 from memcollab_cli.tasks import Task
 
@@ -81,18 +89,39 @@ class Memory:
         else:
             found = self._retrieve(task, category, subcategory)
             chosen, level = found.entries, found.level
+        # The placebo's block names the task's label too, so the two differ only in entries.
+        return _recall(chosen, f"{category} / {subcategory}", level)
+
+    def deliver(self, task: Task, ranked: list[MemoryEntry], matched: set[str], rule: str
+                ) -> Recall:
+        """The top `top_p` of `ranked`, entries chosen for the task by a direct rule
+        (`memory.selection`), under the label of the first; the placebo draws as many at random
+        from the entries the rule did not match (`matched`: every id it found fitting)."""
+        guard = _guard(task)  # an entry distilled from this very problem is never delivered
+        chosen = [e for e in ranked if guard.isdisjoint(entry_guard_keys(e, self.problems))]
+        chosen = chosen[:self.top_p]
         if not chosen:
             return Recall("", [], "none")
-        block = prompts.load("memory_block").render(
-            kind=f"{category} / {subcategory}" if level != "placebo" else "mixed",
-            constraints=render_memory_block(chosen))
-        return Recall(block, [e.id for e in chosen], level)
+        kind = f"{chosen[0].category} / {chosen[0].subcategory}"
+        if not self.placebo:
+            return _recall(chosen, kind, rule)
+        pool = [e for e in self.entries if e.id not in matched]
+        drawn = random_entries(pool, len(chosen), seed=f"{self.seed}:{task.benchmark}:{task.id}",
+                               exclude=guard, problems=self.problems)
+        return _recall(drawn, kind, "placebo")
 
     def _retrieve(self, task: Task, category: str, subcategory: str):
         return self.retriever.retrieve(
             task.question, category, subcategory, top_p=self.top_p,
             exclude=_guard(task), model=self.model_filter,
             model_filter=self.model_filter is not None)
+
+
+def _recall(chosen: list[MemoryEntry], kind: str, level: str) -> Recall:
+    if not chosen:
+        return Recall("", [], "none")
+    block = prompts.load("memory_block").render(kind=kind, constraints=render_memory_block(chosen))
+    return Recall(block, [e.id for e in chosen], level)
 
 
 def _guard(task: Task) -> set[tuple]:

@@ -145,7 +145,7 @@ def eval_tables(result: EvalResult) -> list[Table]:
         tables += _placebo_table(rows, model)
         cost = Table(title=Text(f"{model} · tokens and time"))
         _label_column(cost)
-        _number_columns(cost, "prompt tok", "cached", "completion tok", "model s")
+        _number_columns(cost, "prompt\ntokens", "cached", "completion\ntokens", "model\nseconds")
         for r in rows:
             cost.add_row(Text(r.label), str(r.prompt_tokens), str(r.cached_tokens),
                          str(r.completion_tokens), f"{r.model_seconds:.1f}")

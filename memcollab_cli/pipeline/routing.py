@@ -33,7 +33,7 @@ from memcollab_cli.memory.taxonomy import OTHER
 from memcollab_cli.runtime.base import Model
 from memcollab_cli.tasks import Task
 
-ROUTINGS = ("self", "labeller", "nearest")
+ROUTINGS = ("self", "labeller", "nearest")  # by label; memory.selection has the direct rules
 DEFAULT_ROUTING = "labeller"
 Label = tuple[str, str]
 

@@ -146,6 +146,8 @@ def _run(model, tasks, out, params, arm, done, on_record, on_start) -> SolveSumm
     summary = SolveSummary(model=model.name, benchmark=benchmark, condition=cond, tasks=len(tasks))
     _check_routing(out, cond, done, arm)
     todo = [t for t in schedule(tasks, arm, params.parallel) if t.id not in done]
+    if todo:
+        _check_placebo_header(out, cond, done, arm)
     for t in tasks:
         if t.id in done:
             summary.skipped += 1
@@ -215,3 +217,14 @@ def _check_routing(out: Path, cond: str, done: dict[str, Trajectory], arm: Arm) 
             raise DataError(f"{out}: the {cond!r} records there were routed by {rule!r}, this run "
                             f"routes by {arm.routing!r}; pass --routing {rule} to resume them, "
                             "or write to a new --out")
+
+
+def _check_placebo_header(out: Path, cond: str, done: dict[str, Trajectory], arm: Arm) -> None:
+    """Refuse to add to a placebo whose finished records carry the old block header ("mixed"):
+    new ones name the task's label, as the bank's do, and one condition must not mix the two."""
+    if not arm.placebo:
+        return
+    if any("header" not in t.condition for t in done.values()):
+        raise DataError(f"{out}: its {cond!r} records were made when a placebo's memory block was "
+                        "headed 'mixed'; placebos now carry the task's label as the bank does. "
+                        "Write to a new --out to run this placebo")

@@ -1,0 +1,138 @@
+"""How well each delivery rule puts a bank's entries in front of the tasks they are about.
+
+Measured against a gold set (`memory.selection.GoldSet`) without running a model: label rules
+read their labels from a labels cache (`routing.labeller_labels` writes it; one labelling per
+classifier found there), `nearest` takes the label of the most similar labelled training problem,
+`hand` the hand-checked labels, and the direct rules (`lexical`, `global`) need nothing. For each
+rule, over the tasks it labels:
+
+- precision: the share of delivered entries that apply to their task;
+- recall: the share of applicable (task, entry) pairs that were delivered (at most top_p a task,
+  so a task with more applicable entries than top_p caps it);
+- reached: tasks given at least one applicable entry; given: tasks given any memory.
+
+`label_accuracy` compares each labelling with the hand labels: the same category, the same
+category and subcategory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from memcollab_cli.errors import DataError
+from memcollab_cli.jsonl import read_jsonl
+from memcollab_cli.memory import MemoryEntry, Retriever
+from memcollab_cli.memory.problems import ProblemIndex, problem_hash
+from memcollab_cli.memory.selection import THRESHOLDS, ClauseMatcher, GoldSet
+from memcollab_cli.tasks import Task
+
+Label = tuple[str, str]
+
+
+@dataclass
+class RuleScore:
+    """One rule's delivery, counted against the gold set."""
+
+    rule: str
+    n: int = 0  # tasks the rule routed
+    given: int = 0  # tasks that received any entry
+    reached: int = 0  # tasks that received at least one applicable entry
+    delivered: int = 0  # (task, entry) pairs delivered
+    correct: int = 0  # delivered pairs that apply
+    applicable: int = 0  # applicable pairs on the routed tasks
+
+    def add(self, delivered: Sequence[str], applies: Sequence[str]) -> None:
+        hits = len(set(delivered) & set(applies))
+        self.n += 1
+        self.given += bool(delivered)
+        self.reached += hits > 0
+        self.delivered += len(delivered)
+        self.correct += hits
+        self.applicable += len(applies)
+
+    @property
+    def precision(self) -> float:
+        return self.correct / self.delivered if self.delivered else 0.0
+
+    @property
+    def recall(self) -> float:
+        return self.correct / self.applicable if self.applicable else 0.0
+
+    def to_dict(self) -> dict:
+        return {"rule": self.rule, "n": self.n, "given": self.given, "reached": self.reached,
+                "delivered": self.delivered, "correct": self.correct,
+                "applicable": self.applicable, "precision": round(self.precision, 4),
+                "recall": round(self.recall, 4)}
+
+
+def cached_labellings(cache: Path, tasks: Sequence[Task]) -> dict[str, dict[str, Label]]:
+    """{classifier: {task id: label}} for the tasks a labels cache holds, by problem hash."""
+    by_hash = {problem_hash(t.question): t.id for t in tasks}
+    out: dict[str, dict[str, Label]] = {}
+    for r in read_jsonl(cache) if Path(cache).exists() else []:
+        if r["problem"] in by_hash:
+            out.setdefault(r["classifier"], {})[by_hash[r["problem"]]] = (r["category"],
+                                                                          r["subcategory"])
+    return out
+
+
+def nearest_labels(tasks: Sequence[Task], pool: Sequence[Task], pool_labels: Mapping[str, Label]
+                   ) -> dict[str, Label]:
+    """Each task labelled as its most similar problem among the labelled `pool` tasks
+    (`pool_labels`: pool task id -> label)."""
+    labelled = [t for t in pool if t.id in pool_labels]
+    if not labelled:
+        raise DataError("no task of the nearest-neighbour pool has a label; check the pool's "
+                        "benchmark and split")
+    index = ProblemIndex([t.question for t in labelled])
+    out = {}
+    for t in tasks:
+        found = index.nearest(t.question, 1)
+        if found:
+            out[t.id] = pool_labels[labelled[found[0][0]].id]
+    return out
+
+
+def hand_labels(path: Path) -> dict[str, Label]:
+    """task id -> (category, subcategory) from a hand-label file."""
+    return {r["task_id"]: (r["category"], r["subcategory"]) for r in read_jsonl(path)}
+
+
+def score_rules(entries: Sequence[MemoryEntry], gold: GoldSet, tasks: Sequence[Task],
+                labellings: Mapping[str, Mapping[str, Label]], top_p: int = 3,
+                thresholds: Mapping[str, float] | None = None) -> list[RuleScore]:
+    """A score per labelling (label routing, as `Memory.recall` retrieves) and per direct rule."""
+    thresholds = {**THRESHOLDS, **(thresholds or {})}
+    retriever = Retriever(entries)
+    rules: dict[str, Callable[[Task], list[str] | None]] = {}
+    for name, labels in labellings.items():
+        rules[name] = lambda t, labels=labels: (
+            retriever.retrieve(t.question, *labels[t.id], top_p=top_p).ids
+            if t.id in labels else None)
+    for rule, field in (("lexical", "when"), ("global", "text")):
+        matcher = ClauseMatcher(entries, field, thresholds[rule])
+        rules[f"{rule} ≥{thresholds[rule]:.2f}"] = (
+            lambda t, m=matcher: [e.id for e in m.match(t.question)][:top_p])
+    scores = []
+    for name, deliver in rules.items():
+        score = RuleScore(name)
+        for t in tasks:
+            delivered = deliver(t)
+            if delivered is not None:
+                score.add(delivered, gold.entries_for(t.question))
+        scores.append(score)
+    return scores
+
+
+def label_accuracy(labellings: Mapping[str, Mapping[str, Label]], hand: Mapping[str, Label]
+                   ) -> list[dict]:
+    """Per labelling: tasks with a hand label, same category, same category and subcategory."""
+    rows = []
+    for name, labels in labellings.items():
+        shared = sorted(hand.keys() & labels.keys())
+        rows.append({"labeller": name, "n": len(shared),
+                     "category": sum(labels[k][0] == hand[k][0] for k in shared),
+                     "subcategory": sum(labels[k] == hand[k] for k in shared)})
+    return rows
