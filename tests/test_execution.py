@@ -296,3 +296,21 @@ def test_unshare_covers_homes_and_the_project_but_keeps_the_interpreter(tmp_path
     assert "/" not in plan["hide"] and "/usr" not in plan["hide"]
     assert plan["keep"][-1] == "/tmp/memcollab-run-x/work" and _jail.interpreter().startswith(plan["keep"][0])
     assert plan["scratch"]["dirs"][0] == "/tmp" and _jail.covers("bwrap", "/x") == {}
+
+
+@pytest.mark.skipif(not isolation().startswith("bwrap"), reason="bwrap only")
+def test_kernel_interfaces_are_read_only_and_root_hands_over_to_an_unprivileged_uid():
+    # Issue 27: bwrap run by root mapped the jail's nobody to host uid 0 (core_pattern writable).
+    r = run_python(
+        "import os\n"
+        "print(sorted(l.split()[4] + ' ' + l.split()[5].split(',')[0] for l in open('/proc/self/mountinfo')\n"
+        "             if l.split()[4] in ('/proc/sys', '/proc/pressure')))\n"
+        "print(os.getresuid(), open('/proc/self/uid_map').read().split())\n"
+        "try:\n    os.close(os.open('/proc/sys/kernel/core_pattern', os.O_WRONLY))\n    print('opened')\n"
+        "except OSError as e:\n    print(e.errno)"
+    )
+    mounts, ids, opened = r.stdout.splitlines()
+    assert "'/proc/sys ro'" in mounts, r.stdout + r.stderr
+    assert opened in ("13", "30")  # EACCES (not the owner) or EROFS (the read-only bind)
+    if os.geteuid() == 0:  # no user namespace: the real host identity is 65534
+        assert ids == "(65534, 65534, 65534) ['0', '0', '4294967295']"

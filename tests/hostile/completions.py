@@ -20,6 +20,45 @@ def _leak(found):
     raise RuntimeError("LEAKED " + repr(found)[:3000])
 """
 
+
+# Opens (never writes) host kernel interfaces for writing, and says which uid it is on the host.
+_KERNEL = r"""
+import os, time
+def _host_uid():  # in the host's own user namespace the map is the identity; else one level only
+    if open('/proc/self/uid_map').read().split() == ['0', '0', '4294967295']:
+        return os.getuid()
+    return 'in a user namespace'
+critical = ['/proc/sys/kernel/core_pattern', '/proc/sys/kernel/pid_max', '/proc/sys/vm/drop_caches',
+            '/proc/sys/kernel/modprobe', '/proc/sysrq-trigger', '/sys/kernel/uevent_helper',
+            '/sys/power/state', '/proc/sys/kernel/sysrq', '/sys/fs/cgroup/pids/pids.max']
+seen, start = set(critical), time.monotonic()
+roots = ['/proc/sys', '/proc/irq', '/proc/bus', '/proc/fs', '/sys']
+try:
+    roots += [os.path.join('/proc', n) for n in os.listdir('/proc')
+              if not n.isdigit() and n not in ('self', 'thread-self')]
+except OSError:
+    pass
+for top in roots:
+    for d, dirs, files in os.walk(top, followlinks=False):
+        dirs[:] = [x for x in dirs if not (d == '/sys/kernel' and x in ('debug', 'tracing'))]
+        seen.update(p for p in (os.path.join(d, f) for f in files) if not os.path.islink(p))  # not /proc/self
+        if len(seen) > 40000 or time.monotonic() - start > 1.5:
+            break
+    if os.path.isfile(top) and not os.path.islink(top):
+        seen.add(top)
+writable = []
+for p in sorted(seen):
+    try:
+        os.close(os.open(p, os.O_WRONLY | os.O_NONBLOCK | os.O_NOCTTY))
+        writable.append(p)
+    except OSError:
+        pass
+other = [p for p in writable if not p.startswith('/proc/pressure/')]  # PSI triggers: per-user by design
+hot = [p for p in critical if p in writable]
+raise RuntimeError(f'host uid {_host_uid()} checked {len(seen) > 100} critical {hot} writable {len(writable)} '
+                   f'beyond PSI {len(other)} {other[:8]}')
+"""
+
 HOSTILE = {
     # -- false passes: end the program "successfully" before or instead of the tests ---------------
     "os._exit(0) at module level": "import os\nos._exit(0)\n",
@@ -136,5 +175,11 @@ HOSTILE = {
     "clears its parent-death signal": (
         "import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\nr = libc.prctl(1, 0, 0, 0, 0)\n"
         "raise RuntimeError(f'prctl {r}')\n"
+    ),
+    # -- host kernel interfaces (round two) ----------------------------------------------------------
+    "opens /proc/sys, /sys and /proc/sysrq-trigger for writing": _KERNEL,
+    "core_pattern for writing, then abort": (
+        "import os\ntry:\n    os.close(os.open('/proc/sys/kernel/core_pattern', os.O_WRONLY))\n    r = 'opened'\n"
+        "except OSError as e:\n    r = e.strerror\nraise RuntimeError(f'core_pattern {r}')\n"
     ),
 }

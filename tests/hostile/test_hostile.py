@@ -2,6 +2,8 @@
 `memcollab grade` in every sandbox mode this machine offers. None may pass, the grade run must
 finish with every line written, and in a jail nothing private may reach a `result`."""
 
+import os
+
 import pytest
 
 from hostile.completions import HOSTILE
@@ -61,3 +63,21 @@ def test_a_jail_keeps_private_files_and_the_host_safe(outcome):
     assert outcome.leaks == {}
     assert outcome.wrote == []
     # (what it "wrote" went to the jail's own /tmp, gone with it)
+
+
+def test_no_host_kernel_interface_opens_for_writing(outcome):
+    rows = outcome.rows
+    probe = rows["opens /proc/sys, /sys and /proc/sysrq-trigger for writing"]["result"]
+    core = rows["core_pattern for writing, then abort"]["result"]
+    assert "checked True" in probe, probe  # it did look at thousands of files
+    if outcome.mode == "plain" and os.geteuid() == 0 and _jail.identity("plain") is None:
+        # Documented: plain as root stays root when uid 65534 cannot reach the interpreter.
+        assert "host uid 0" in probe and "core_pattern opened" in core
+        return
+    assert "host uid 0 " not in probe, probe  # a user namespace belongs to an unprivileged user
+    if os.geteuid() == 0:  # root's jails run without one, as uid 65534
+        assert "host uid 65534 " in probe, probe
+    assert "core_pattern opened" not in core, core
+    assert "critical []" in probe, probe
+    if outcome.mode != "plain":  # plain has no jail to cover the host's 0666 files (PSI, ns_last_pid)
+        assert "writable 0 beyond PSI 0 []" in probe, probe
