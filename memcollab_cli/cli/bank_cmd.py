@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
@@ -39,7 +39,12 @@ def show(
             console.print(f"\n{e.category} / {e.subcategory}", style="bold", markup=False)
         models = "+".join(e.models["preferred"]) + " > " + "+".join(e.models["unpreferred"] or ["-"])
         console.print(f"  {e.id}  ×{e.support}  ({models})", style="dim", markup=False)
-        console.print(f"    {e.text()}", markup=False)
+        console.print(_indented(e.text(), console.width), markup=False)
+
+
+def _indented(text: str, width: int) -> str:
+    """Prose under its entry id, wrapped between words, every line indented."""
+    return textwrap.fill(text, width=max(width, 40), initial_indent="    ", subsequent_indent="    ")
 
 
 @app.command()
@@ -167,7 +172,7 @@ def blame(
     # the constraints below the figures, as `bank show` prints them: prose wraps between words
     for e in found.entries:
         console.print(Text(e.id, style="bold"))
-        console.print(Padding(Text(e.text), (0, 0, 0, 4)))
+        console.print(_indented(e.text, console.width), markup=False)
 
 
 app.command(name="refine")(refine_cmd.refine)

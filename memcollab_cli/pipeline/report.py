@@ -81,8 +81,11 @@ def _label_column(table: Table, header: str = "memory") -> None:
 
 
 def _number_columns(table: Table, *headers: str) -> None:
+    """Figures: never wrapped, except an interval ("-0.7 [-4.0, +2.6]"), the one column that may
+    break at its space when a long label or a wide interval leaves too little room (Rich
+    narrows the columns that may wrap first, and cuts the others only if that is not enough)."""
     for header in headers:
-        table.add_column(header, justify="right", no_wrap=True)
+        table.add_column(header, justify="right", no_wrap="[" not in header)
 
 
 def detectable(c: ConditionResult) -> str:
