@@ -31,5 +31,5 @@ if [[ $stage == transfer || $stage == all ]]; then
   $MC transfer -m qwen2.5-coder-0.5b -m qwen2.5-coder-1.5b -b gsm8k --split test -n "$TEST_N" \
       --bank "self-qwen05=$BANKS/self-qwen05.jsonl" --bank "self-qwen15=$BANKS/self-qwen15.jsonl" \
       --bank "collab-cross=$BANKS/collab-cross.jsonl" --bank "collab-same=$BANKS/collab-same.jsonl" \
-      -p "$PARALLEL" -o "$OUTDIR" --markdown --png "$OUTDIR/transfer.png"
+      -p "$PARALLEL" -o "$OUTDIR" --markdown --plot "$OUTDIR/transfer.png"
 fi
