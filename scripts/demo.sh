@@ -24,7 +24,8 @@ STUDY=banks/gsm8k
 export COLUMNS=${COLUMNS:-80}
 mkdir -p "$OUT"
 
-say() { printf '\n\033[1m== %s\033[0m\n%s\n\n' "$1" "$2" | fold -s -w 80; }
+if [[ -t 1 ]]; then BOLD=$'\033[1m' PLAIN=$'\033[0m'; else BOLD= PLAIN=; fi
+say() { printf '\n%s== %s%s\n%s\n\n' "$BOLD" "$1" "$PLAIN" "$2" | fold -s -w 80; }
 
 say "1/4 Build a memory bank from $TRAIN GSM8K train problems" \
 "$STRONG and $WEAK solve each problem. Where exactly one of them is right, $SUMMARIZER \
