@@ -469,7 +469,3 @@ def forest_png(result: EvalResult, path: str | Path) -> ForestPlot:
     plt.close(fig)
     return layout
 
-
-def heatmap_png(result: EvalResult, path: str | Path) -> Path:
-    """The forest plot (`forest_png`), under the name `transfer --png` used for a heatmap."""
-    return forest_png(result, path).path
