@@ -468,4 +468,3 @@ def forest_png(result: EvalResult, path: str | Path) -> ForestPlot:
         fig.savefig(fh, format="png", dpi=120, bbox_inches="tight")
     plt.close(fig)
     return layout
-
