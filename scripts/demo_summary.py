@@ -50,7 +50,8 @@ def small_run(report: dict, bank: Path | None) -> None:
         say("The small run left no paired comparison to report.")
         return
     entries = sum(1 for line in bank.read_text().splitlines() if line.strip()) if bank else None
-    built = f"a bank of {entries} constraints" if entries is not None else "a bank"
+    built = ("a bank" if entries is None else
+             f"a bank of {entries} constraint{'' if entries == 1 else 's'}")
     for r in banks:
         d = r["vs_none"]
         mde = d.get("detectable")
