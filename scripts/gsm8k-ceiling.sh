@@ -2,7 +2,8 @@
 # The GSM8K ceiling of issue 28: the hand-written bank delivered by the gold set (each task gets
 # exactly the entries that apply to it, top 3; none where none applies), paired against no
 # memory, with a same-size placebo (as many entries that do not apply) and the noise floor.
-# Then the same bank through a non-oracle rule (RULE, default lexical) on the same tasks.
+# Then the same bank through a non-oracle rule (RULE, default global: the best recall on test
+# tasks 0-299 of the gold set, `memcollab route --gold`) on the same tasks.
 # Every step resumes; blocks of BLOCK tasks finish under every arm before the next block.
 #
 #   05      qwen2.5-coder-0.5b over test tasks 0..TEST_05-1 (600)
@@ -12,12 +13,12 @@
 #
 # Usage: scripts/gsm8k-ceiling.sh 05|15|rule 05|rule 15|floor 05|floor 15
 # Env: MC (memcollab), DIR (banks/gsm8k), TEST_05 (600), TEST_15 (300), BLOCK (100),
-#      PARALLEL (4, as the study's other arms), RULE (lexical).
+#      PARALLEL (4, as the study's other arms), RULE (global).
 set -euo pipefail
 MC=${MC:-memcollab}
 DIR=${DIR:-banks/gsm8k}
 TEST_05=${TEST_05:-600} TEST_15=${TEST_15:-300} BLOCK=${BLOCK:-100} PARALLEL=${PARALLEL:-4}
-RULE=${RULE:-lexical}
+RULE=${RULE:-global}
 bank=(--bank "$DIR/gold/hand-written.jsonl")
 test=(-b gsm8k --split test -p "$PARALLEL" -o "$DIR/eval")
 

@@ -9,7 +9,8 @@ from memcollab_cli.errors import PromptError
 
 # The keyword arguments each template's `.render(...)` call site passes (grep `.render(`):
 # agent/episode.py (solve_*, *_feedback, *_no_*), pipeline/recall.py (classify, memory_block),
-# pipeline/refine.py (memory_block), pipeline/examples.py, pipeline/contrast.py.
+# pipeline/refine.py (memory_block), pipeline/examples.py, pipeline/contrast.py,
+# pipeline/choose.py (choose_entries).
 PASSED = {
     "solve_math": {"memory"},
     "solve_code": {"memory"},
@@ -23,6 +24,7 @@ PASSED = {
     "contrast": {"problem", "preferred", "unpreferred", "hint"},
     "contrast_json": {"k", "problem_words"},
     "summarize_success": {"problem", "preferred", "k"},
+    "choose_entries": {"situations", "problem", "k"},
 }
 
 

@@ -173,7 +173,9 @@ def test_the_cli_offers_the_pipeline_rules_and_default():
     from memcollab_cli.cli import common
     from memcollab_cli.pipeline import routing
 
-    assert common.ROUTINGS == routing.ROUTINGS
+    from memcollab_cli.memory.selection import DIRECT_RULES
+
+    assert common.ROUTINGS == routing.ROUTINGS + DIRECT_RULES
     assert common.DEFAULT_ROUTING == routing.DEFAULT_ROUTING
 
 

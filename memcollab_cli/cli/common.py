@@ -163,7 +163,7 @@ Outdir = Annotated[Path, typer.Option(
 # -- memory arms: routing, worked examples, the noise floor (solve, eval, transfer) ---------------
 
 # as pipeline.routing.ROUTINGS + memory.selection.DIRECT_RULES (not imported: startup)
-ROUTINGS = ("self", "labeller", "nearest", "gold", "lexical", "global")
+ROUTINGS = ("self", "labeller", "nearest", "gold", "lexical", "global", "choose")
 DEFAULT_ROUTING = "labeller"
 
 
@@ -180,13 +180,15 @@ Routing = Annotated[str, typer.Option(
     "model (the paper's); 'nearest' = the label of the most similar training task the bank "
     "knows (no model call). Without a label: 'lexical' = entries whose `when` clause shares "
     "enough content words with the problem (--threshold); 'global' = the same over the whole "
-    "entry; 'gold' = the entries a gold file says apply (--gold; an oracle).")]
+    "entry; 'choose' = a model (--labeller, else the solving model) reads every `when` clause "
+    "and names those that hold (cached in choices.jsonl); 'gold' = the entries a gold file "
+    "says apply (--gold; an oracle).")]
 Gold = Annotated[Path | None, typer.Option(
     "--gold", exists=True, dir_okay=False, show_default=False,
     help="Gold file for --routing gold: which entries apply to which problems.")]
 Threshold = Annotated[float | None, typer.Option(
     "--threshold", min=0.0, max=1.0, show_default=False,
-    help="Least TF-IDF cosine for --routing lexical/global [default: 0.30].")]
+    help="Least TF-IDF cosine for --routing lexical/global [default: lexical 0.10, global 0.05].")]
 Labeller = Annotated[str | None, typer.Option(
     "--labeller", show_default=False,
     help="Model for --routing labeller [default: the one recorded with the bank].")]

@@ -54,6 +54,10 @@ def route(
         "'nearest', the label of the most similar of them.")] = None,
     nearest_split: Annotated[str, typer.Option(
         "--nearest-split", help="The split of --nearest-from's tasks.")] = "train",
+    choose_with: Annotated[list[str] | None, typer.Option(
+        "--choose-with", show_default=False,
+        help="With --gold: this model picks entries (routing 'choose') for the tasks not yet in "
+        "OUTDIR/choices.jsonl; repeatable. Choices already cached are reported without it.")] = None,
     top_p: common.TopP = 3,
     json_: common.JsonFlag = False,
 ) -> None:
@@ -81,6 +85,9 @@ def route(
     if gold is not None:
         selection = common.Selection(benchmark, split, limit, tuple(ids or ()), shard, mbpp_dir)
         with common.user_errors():
+            if choose_with:
+                _fill_choices(bank, selection, outdir, choose_with, top_p, n_ctx, gpu_layers,
+                              chat_format, threads)
             found = _gold_report(bank, gold, selection, outdir, hand_labels, nearest_from,
                                  nearest_split, top_p)
         _print_gold(found, json_)
@@ -122,6 +129,21 @@ def route(
     common.out_console().print(table)
 
 
+def _fill_choices(bank: Path, selection: common.Selection, outdir: Path, choosers: list[str],
+                  top_p: int, n_ctx: int, gpu_layers, chat_format, threads) -> None:
+    from memcollab_cli.cli.progress import stage_progress
+    from memcollab_cli.memory import read_bank
+    from memcollab_cli.pipeline.choose import choose_entries
+
+    engine = common.Engine(n_ctx=n_ctx, gpu_layers=gpu_layers, chat_format=chat_format,
+                           threads=threads)
+    entries, tasks = read_bank(bank), selection.load()
+    for chooser in choosers:
+        with stage_progress(f"choose · {chooser}", len(tasks)) as advance:
+            choose_entries(chooser, engine.open_labeller, entries, tasks,
+                           Path(outdir) / "choices.jsonl", k=top_p, on_task=lambda: advance(chooser))
+
+
 def _gold_report(bank: Path, gold_path: Path, selection: common.Selection, outdir: Path,
                  hand_path: Path | None, nearest_from: Path | None, nearest_split: str,
                  top_p: int) -> dict:
@@ -144,7 +166,8 @@ def _gold_report(bank: Path, gold_path: Path, selection: common.Selection, outdi
     accuracy = gr.label_accuracy(labellings, hand) if hand else []
     if hand:
         labellings["hand labels"] = hand
-    scores = gr.score_rules(entries, gold, tasks, labellings, top_p=top_p)
+    picks = gr.cached_picks(Path(outdir) / "choices.jsonl", entries, tasks)
+    scores = gr.score_rules(entries, gold, tasks, labellings, top_p=top_p, picks=picks)
     return {"bank": bank.name, "gold": gold_path.name, "n": len(tasks), "top_p": top_p,
             "rules": [s.to_dict() for s in scores], "label_accuracy": accuracy}
 
@@ -156,13 +179,12 @@ def _print_gold(found: dict, json_: bool) -> None:
     console = common.out_console()
     table = Table(title=f"{found['bank']} · {found['gold']} · {found['n']} tasks · "
                         f"top {found['top_p']}")
-    table.add_column("rule", no_wrap=True)
+    table.add_column("rule", no_wrap=True, min_width=12)
     for col in ("tasks", "given", "reached", "precision", "recall"):
         table.add_column(col, justify="right", no_wrap=True)
-    for r in found["rules"]:
+    for r in found["rules"]:  # counts behind the shares are in --json
         table.add_row(r["rule"], str(r["n"]), str(r["given"]), str(r["reached"]),
-                      f"{100 * r['precision']:.0f}% ({r['correct']}/{r['delivered']})",
-                      f"{100 * r['recall']:.0f}% ({r['correct']}/{r['applicable']})")
+                      f"{100 * r['precision']:.0f}%", f"{100 * r['recall']:.0f}%")
     console.print(table)
     if found["label_accuracy"]:
         acc = Table(title="labels against the hand labels")
@@ -171,9 +193,8 @@ def _print_gold(found: dict, json_: bool) -> None:
             acc.add_column(col, justify="right", no_wrap=True)
         for r in found["label_accuracy"]:
             n = r["n"] or 1
-            acc.add_row(r["labeller"], str(r["n"]),
-                        f"{100 * r['category'] / n:.0f}% ({r['category']})",
-                        f"{100 * r['subcategory'] / n:.0f}% ({r['subcategory']})")
+            acc.add_row(r["labeller"], str(r["n"]), f"{100 * r['category'] / n:.0f}%",
+                        f"{100 * r['subcategory'] / n:.0f}%")
         console.print(acc)
     console.print("precision: delivered entries that apply; recall: applicable (task, entry) "
                   "pairs delivered; reached: tasks given at least one applicable entry.",

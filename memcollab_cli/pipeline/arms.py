@@ -141,7 +141,7 @@ def prepare_episodes(model: Model, tasks: list[Task], params: SolveParams, arm: 
                       UnguardedWarning, stacklevel=2)
     bank_sha = bank_sha256(arm.bank)
     if arm.routing in DIRECT_RULES:
-        return _direct_episodes(tasks, params, arm, memory, bank_sha, model_info)
+        return _direct_episodes(model, tasks, params, arm, memory, bank_sha, model_info, out)
     labels, labeller = route_tasks(arm.routing, model, tasks, memory.sources,
                                    labeller=arm.labeller, cache=labels_path(out),
                                    open_model=arm.open_model, parallel=params.parallel,
@@ -159,19 +159,22 @@ def prepare_episodes(model: Model, tasks: list[Task], params: SolveParams, arm: 
     return episodes
 
 
-def _direct_episodes(tasks, params, arm: Arm, memory, bank_sha: str, model_info: dict
-                     ) -> list[Episode]:
-    """Episodes whose entries a direct rule picks (`memory.selection`): no label, no labeller."""
+def _direct_episodes(model: Model, tasks, params, arm: Arm, memory, bank_sha: str,
+                     model_info: dict, out: Path) -> list[Episode]:
+    """Episodes whose entries a direct rule picks (`memory.selection`): no label."""
     from memcollab_cli.memory.selection import THRESHOLDS, ClauseMatcher, GoldSet
 
     base = {"name": arm.condition, "bank": Path(arm.bank).name, "bank_sha256": bank_sha,
             "routing": arm.routing, **({"header": "label"} if arm.placebo else {})}
     when = ClauseMatcher(memory.entries, "when", threshold=0.0)  # ranks the gold entries
+    by_id = {e.id: e for e in memory.entries}
     if arm.routing == "gold":
         if arm.gold is None:
             raise DataError("routing 'gold' needs the gold file: add --gold FILE")
-        gold = GoldSet.read(arm.gold, [e.id for e in memory.entries])
+        gold = GoldSet.read(arm.gold, list(by_id))
         base["gold"], base["gold_sha256"] = gold.path.name, gold.sha256
+    elif arm.routing == "choose":
+        chosen, base["chooser"] = _choices(model, tasks, arm, memory.entries, out)
     else:
         threshold = THRESHOLDS[arm.routing] if arm.threshold is None else arm.threshold
         matcher = when if arm.routing == "lexical" else ClauseMatcher(memory.entries, "text")
@@ -179,16 +182,37 @@ def _direct_episodes(tasks, params, arm: Arm, memory, bank_sha: str, model_info:
     episodes = []
     for t in tasks:
         if arm.routing == "gold":
-            applies = set(gold.entries_for(t.question))
-            scores = dict((e.id, s) for e, s in when.scores(t.question))
-            ranked = sorted((e for e in memory.entries if e.id in applies),
+            scores = {e.id: s for e, s in when.scores(t.question)}
+            ranked = sorted((by_id[i] for i in gold.entries_for(t.question)),
                             key=lambda e: (-round(scores.get(e.id, 0.0), 12), e.id))
+        elif arm.routing == "choose":
+            ranked = [by_id[i] for i in chosen[t.id]]
         else:
             ranked = [e for e, s in matcher.scores(t.question) if s >= threshold]
         recall = memory.deliver(t, ranked, {e.id for e in ranked}, arm.routing)
         condition = {**base, "memory_ids": recall.memory_ids, "level": recall.level}
         episodes.append(Episode(t, params, recall.block, condition, model_info))
     return episodes
+
+
+def _choices(model: Model, tasks, arm: Arm, entries, out: Path) -> tuple[dict, str]:
+    """The chooser's picks per task (--labeller, else the solving model), cached beside `out`."""
+    from contextlib import closing, nullcontext
+
+    from memcollab_cli.pipeline.choose import choices_path, choose_entries
+
+    chooser = arm.labeller or model.name
+
+    def opener(name: str):
+        if name == model.name:
+            return nullcontext(model)
+        if arm.open_model is not None:
+            return arm.open_model(name)
+        from memcollab_cli.runtime import load_model
+
+        return closing(load_model(name))
+
+    return choose_entries(chooser, opener, entries, tasks, choices_path(out), k=arm.top_p), chooser
 
 
 def _example_episodes(tasks, params, arm: Arm, model_info: dict) -> list[Episode]:

@@ -100,10 +100,31 @@ def hand_labels(path: Path) -> dict[str, Label]:
     return {r["task_id"]: (r["category"], r["subcategory"]) for r in read_jsonl(path)}
 
 
+def cached_picks(cache: Path, entries: Sequence[MemoryEntry], tasks: Sequence[Task]
+                 ) -> dict[str, dict[str, list[str]]]:
+    """{chooser: {task id: entry ids}} from a choices cache (`pipeline.choose`), for this bank's
+    situations under the current prompt."""
+    from memcollab_cli import prompts
+    from memcollab_cli.jsonl import sha256_text
+    from memcollab_cli.pipeline.choose import cached_choices, situations
+
+    key, prompt = sha256_text(situations(entries))[:12], prompts.load("choose_entries").hash
+    out: dict[str, dict[str, list[str]]] = {}
+    found = cached_choices(cache)
+    for chooser in sorted({k[0] for k in found}):
+        picks = {t.id: found[(chooser, key, prompt, problem_hash(t.question))] for t in tasks
+                 if (chooser, key, prompt, problem_hash(t.question)) in found}
+        if picks:
+            out[chooser] = picks
+    return out
+
+
 def score_rules(entries: Sequence[MemoryEntry], gold: GoldSet, tasks: Sequence[Task],
                 labellings: Mapping[str, Mapping[str, Label]], top_p: int = 3,
-                thresholds: Mapping[str, float] | None = None) -> list[RuleScore]:
-    """A score per labelling (label routing, as `Memory.recall` retrieves) and per direct rule."""
+                thresholds: Mapping[str, float] | None = None,
+                picks: Mapping[str, Mapping[str, list[str]]] | None = None) -> list[RuleScore]:
+    """A score per labelling (label routing, as `Memory.recall` retrieves), per direct rule and
+    per chooser whose picks are given (`cached_picks`)."""
     thresholds = {**THRESHOLDS, **(thresholds or {})}
     retriever = Retriever(entries)
     rules: dict[str, Callable[[Task], list[str] | None]] = {}
@@ -115,6 +136,8 @@ def score_rules(entries: Sequence[MemoryEntry], gold: GoldSet, tasks: Sequence[T
         matcher = ClauseMatcher(entries, field, thresholds[rule])
         rules[f"{rule} ≥{thresholds[rule]:.2f}"] = (
             lambda t, m=matcher: [e.id for e in m.match(t.question)][:top_p])
+    for chooser, chosen in (picks or {}).items():
+        rules[f"choose: {chooser}"] = lambda t, c=chosen: c[t.id][:top_p] if t.id in c else None
     scores = []
     for name, deliver in rules.items():
         score = RuleScore(name)
