@@ -47,3 +47,42 @@ def test_readme_table_matches_the_transcripts(own_home):
     assert len(shown) == len(made) == 7
     for row_shown, row_made in zip(shown, made, strict=True):
         assert row_shown[1:] == row_made[1:], (row_shown[0], row_made[0])  # labels are reworded
+
+
+def all_tables(text: str, count: int) -> list[list[list[str]]]:
+    """The first `count` Markdown tables in `text`, each as rows of cells (header included)."""
+    tables, current = [], []
+    for line in text.splitlines():
+        if line.startswith("|"):
+            current.append([c.strip() for c in line.strip("|").split("|")])
+        elif current:
+            tables.append(current)
+            current = []
+            if len(tables) == count:
+                break
+    return tables
+
+
+@pytest.mark.parametrize("first,heading", [(0, "Tasks 0–299 (where the thresholds were chosen):"),
+                                           (300, "Tasks 300–599 (held out):")])
+def test_retrieval_tables_match_the_gold_set(own_home, first, heading):
+    """Every rule's precision, recall and reach, and each labeller's accuracy, labels included,
+    as `route --gold` computes them from the shipped gold set and label caches (no model)."""
+    if not (own_home / "data" / "gsm8k_test.jsonl").exists():
+        pytest.skip("GSM8K test data not pulled (memcollab data pull gsm8k)")
+    readme = (STUDY / "README.md").read_text(encoding="utf-8")
+    shown = all_tables(readme[readme.index(heading):], 2)
+    report = subprocess.run(
+        [sys.executable, "-m", "memcollab_cli", "route", "-b", "gsm8k", "--split", "test",
+         *[f"--id={i}" for i in range(first, first + 300)],
+         "--bank", str(STUDY / "gold" / "hand-written.jsonl"),
+         "--gold", str(STUDY / "gold" / "applies.jsonl"),
+         "--hand-labels", str(STUDY / "gold" / "labels.jsonl"),
+         "--nearest-from", str(STUDY / "collab-cross.refined.work" / "labels.jsonl"),
+         "-o", str(STUDY / "eval"), "--json"],
+        capture_output=True, text=True, check=True, cwd=ROOT)
+    table = subprocess.run([sys.executable, str(ROOT / "scripts" / "route-table.py")],
+                           input=report.stdout, capture_output=True, text=True, check=True)
+    made = all_tables(table.stdout + "\n", 2)
+    assert len(made) == 2 and len(made[0]) == 7  # header, rule, five rules
+    assert shown == made
