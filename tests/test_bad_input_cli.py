@@ -63,14 +63,17 @@ BAD_LINES = {
 
 
 @pytest.mark.parametrize("kind", sorted(BAD_LINES))
-def test_grade_on_a_bad_samples_line_keeps_the_earlier_results(tmp_path, tasks, kind):
+def test_grade_writes_a_bad_samples_line_back_failed_and_grades_the_rest(tmp_path, tasks, kind):
+    # Issue 27: a line that cannot be graded costs that line, not the run.
     bad, message = BAD_LINES[kind]
     samples = tmp_path / "samples.jsonl"
-    samples.write_bytes(b'{"task_id": "a", "completion": "5"}\n' + bad)
+    samples.write_bytes(b'{"task_id": "a", "completion": "5"}\n' + bad + b'{"task_id": "b", "completion": "8"}\n')
     out = tmp_path / "graded.jsonl"
-    out.write_text('{"earlier": true}\n')
-    one_error(run("grade", samples, "-b", tasks, "-o", out), re.escape(f"{samples}:2: ") + message)
-    assert out.read_text() == '{"earlier": true}\n'
+    result = run("grade", samples, "-b", tasks, "-o", out)
+    assert result.exit_code == 0 and "Traceback" not in result.output, result.output
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["passed"] for r in rows] == [True, False, True]
+    assert rows[1]["line"] == 2 and re.match("error: " + message, rows[1]["result"]), rows[1]
 
 
 @pytest.mark.parametrize("kind", sorted(BAD_LINES))

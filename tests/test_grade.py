@@ -89,9 +89,9 @@ def test_unknown_task_id_names_file_and_line(tmp_path, humaneval):
     assert not (tmp_path / "out.jsonl").exists()
 
 
-def test_malformed_sample(tmp_path, humaneval):
-    samples = _write(tmp_path / "s.jsonl", [{"task_id": humaneval[0].id}])
-    with pytest.raises(
-        DataError, match=r"s.jsonl:1: each line needs 'task_id' and a string 'completion'"
-    ):
-        grade_samples("humaneval", samples, tmp_path / "out.jsonl")
+def test_malformed_sample_is_written_back_failed(tmp_path, humaneval):
+    samples = _write(tmp_path / "s.jsonl", [{"task_id": humaneval[0].id}, {"completion": 5}])
+    summary = grade_samples("humaneval", samples, tmp_path / "out.jsonl")
+    rows = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert summary["n"] == 2 and [r["passed"] for r in rows] == [False, False]
+    assert rows[0]["result"] == "error: each line needs 'task_id' and a string 'completion'"

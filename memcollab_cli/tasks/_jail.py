@@ -38,6 +38,8 @@ from memcollab_cli.errors import MemcollabError
 MODES = ("bwrap", "unshare", "plain")
 INSIDE_WORKDIR = "/tmp/work"  # the program's directory inside bwrap (on the jail's tmpfs)
 TMPFS_BYTES = 64 * 1024 * 1024  # the jail's /tmp, working directory included
+TMPFS_INODES = 4096  # files, directories and symlinks on each tmpfs the jail mounts
+TMPFS_OPTIONS = f"size={TMPFS_BYTES},nr_inodes={TMPFS_INODES},mode=1777"
 NOBODY = "65534"
 UNPRIVILEGED = 65534  # the host uid and gid root hands the program to
 # Kernel interfaces under the jail's fresh /proc, bound read-only (a second layer: an unprivileged
@@ -116,12 +118,15 @@ def bwrap_binary() -> str | None:
 
 def _bwrap(main_py: str | None) -> list[str]:
     cmd = [bwrap_binary() or "bwrap"]
-    if identity("bwrap"):  # root: no user namespace, and the bootstrap drops to a real uid
+    # The bootstrap keeps CAP_SYS_ADMIN for one mount (a /tmp with an inode limit) and, as root,
+    # CAP_SETUID/CAP_SETGID to drop to a real uid; it gives all of them up before the program.
+    if identity("bwrap"):  # root: no user namespace (it would map the jail to host uid 0)
         cmd += ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
-                "--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]  # fmt: skip
+                "--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID",
+                "--cap-add", "CAP_SYS_ADMIN"]  # fmt: skip
     else:
         cmd += ["--unshare-all", "--unshare-user", "--uid", NOBODY, "--gid", NOBODY, "--disable-userns",
-                "--cap-drop", "ALL"]  # fmt: skip
+                "--cap-drop", "ALL", "--cap-add", "CAP_SYS_ADMIN"]  # fmt: skip
     cmd += ["--die-with-parent", "--new-session", "--ro-bind", "/usr", "/usr"]
     for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
         if os.path.islink(top):
@@ -188,8 +193,16 @@ def covers(mode: str, host_workdir: str) -> dict:
     outer = [d for d in blocked if not any(d.startswith(o + "/") for o in blocked if o != d)]
     scratch = [d for d in ("/tmp", "/var/tmp", "/dev/shm") if os.path.isdir(d)]
     return {"hide": outer, "keep": [*_python_dirs(), host_workdir],
-            "scratch": {"dirs": scratch, "options": f"size={TMPFS_BYTES},mode=1777"},
+            "scratch": {"dirs": scratch, "options": TMPFS_OPTIONS},
             "read_only": [*PROC_READ_ONLY, "/sys"]}
+
+
+def fresh_tmp(mode: str) -> dict | None:
+    """For bwrap: the /tmp the bootstrap mounts over bwrap's (bwrap cannot limit inodes)."""
+    if mode != "bwrap":
+        return None
+    keep = [d for d in _python_dirs() if d.startswith("/tmp/")]
+    return {"options": TMPFS_OPTIONS, "workdir": INSIDE_WORKDIR, "keep": keep}
 
 
 def workdir(mode: str, host_workdir: str) -> str:
@@ -203,8 +216,10 @@ def _works(mode: str) -> bool:
     if mode == "unshare" and (os.geteuid() == 0 or not (shutil.which("unshare") and shutil.which("setpriv"))):
         return False
     probe = "import ctypes, json, resource"
+    if mode == "bwrap":  # the mount of a fresh /tmp the bootstrap will make must work
+        probe += (f"; assert ctypes.CDLL(None).mount(b'tmpfs', b'/tmp', b'tmpfs', 6, b'{TMPFS_OPTIONS}') == 0")
     ident = identity(mode)
-    if ident:  # the drop the bootstrap will make must work too
+    if ident:  # and so must the drop
         probe += f"; import os; os.setgroups([]); os.setresgid(*[{ident[1]}] * 3); os.setresuid(*[{ident[0]}] * 3)"
     with tempfile.TemporaryDirectory(prefix="memcollab-probe-") as tmp:
         cmd = [*prefix(mode), interpreter(), "-I", "-c", probe]

@@ -24,7 +24,41 @@ from memcollab_cli.tasks.execution import ExecResult, run_tests
 
 DEFAULT_TIMEOUT = 10.0  # seconds per program; MBPP task 123 alone needs about 4
 
-_FENCE = re.compile(r"```[ \t]*([\w+-]*)[^\n]*\n(.*?)(?:```|\Z)", re.DOTALL)
+MAX_CODE_CHARS = 256 * 1024  # a completion or reply above this is refused, not parsed or run
+_LANG = re.compile(r"[ \t]*([\w+-]*)")
+# What the parser may raise on hostile text: deep nesting, NULs, lone surrogates, sheer size.
+PARSE_ERRORS = (SyntaxError, ValueError, RecursionError, MemoryError, UnicodeError, OverflowError)
+
+
+def fenced_blocks(text: str) -> list[tuple[str, str]]:
+    """(language, body) of every ``` block: a fence, the rest of its line, the body up to the next
+    ``` or the end. In one pass (the regex this replaces backtracked quadratically on unclosed
+    fences: 42 s for 240 kB)."""
+    blocks, pos = [], 0
+    while (start := text.find("```", pos)) >= 0:
+        newline = text.find("\n", start + 3)
+        if newline < 0:
+            break  # a fence with no line after it opens nothing
+        lang = _LANG.match(text, start + 3).group(1)
+        end = text.find("```", newline + 1)
+        if end < 0:
+            blocks.append((lang, text[newline + 1 :]))
+            break
+        blocks.append((lang, text[newline + 1 : end]))
+        pos = end + 3
+    return blocks
+
+
+def refusal(text: str) -> str:
+    """Why `text` (code, or a reply) cannot be graded at all ("" when it can): too large, or not
+    valid Unicode."""
+    if len(text) > MAX_CODE_CHARS:
+        return f"refused: {len(text)} characters, over the limit of {MAX_CODE_CHARS}"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        return f"refused: not valid Unicode (a lone surrogate U+{ord(text[e.start]):04X} at {e.start})"
+    return ""
 
 
 def extract_code(text: str | None, *, require_block: bool = False) -> str | None:
@@ -38,7 +72,7 @@ def extract_code(text: str | None, *, require_block: bool = False) -> str | None
         return None
     blocks = [
         body
-        for lang, body in _FENCE.findall(text)
+        for lang, body in fenced_blocks(text)
         if lang.lower() in ("", "python", "py", "python3") and body.strip()
     ]
     if blocks:
@@ -49,9 +83,11 @@ def extract_code(text: str | None, *, require_block: bool = False) -> str | None
     if not m:
         return None
     code = text[m.start() :].strip("\n") + "\n"
+    if refusal(code):
+        return None
     try:
         tree = parse_quietly(code)
-    except SyntaxError:
+    except PARSE_ERRORS:
         return None
     defs = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
     return code if any(isinstance(n, defs) for n in tree.body) else None
@@ -68,7 +104,7 @@ def parse_quietly(source: str) -> ast.Module:
 def _defines(code: str, name: str) -> bool:
     try:
         tree = parse_quietly(code)
-    except SyntaxError:
+    except PARSE_ERRORS:
         return False
     return any(
         isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and n.name == name
@@ -134,8 +170,16 @@ def check_code(task: Task, code: str | None, *, timeout: float = DEFAULT_TIMEOUT
     """Run `code` against the task's hidden tests."""
     if not code or not code.strip():
         return Verdict(False, "no_answer", "no code found")
+    if why := refusal(code):
+        return Verdict(False, "error", why)
     solution = complete_solution(task, code)
-    return _verdict(run_tests(solution, task.tests, setup=task.setup_code, timeout=timeout))
+    return _verdict(run_tests(solution, task.tests, setup=task.setup_code, timeout=timeout, **_trusted(task)))
+
+
+def _trusted(task: Task) -> dict:
+    """What the harness trusts besides the tests: the function under test, HumanEval's prompt."""
+    helpers = task.question if task.benchmark == "humaneval" else ""
+    return {"entry_point": task.entry_point or "", "helpers": helpers}
 
 
 @dataclass(frozen=True)
@@ -155,7 +199,9 @@ def run_public_tests(task: Task, code: str, *, timeout: float = DEFAULT_TIMEOUT)
 
     With no public examples this only checks that the code runs (compiles, imports, defines).
     """
+    if why := refusal(code):
+        return TestRun("error", 1, "", why, 0.0, "", False, message=why)
     solution = complete_solution(task, code)
-    result = run_tests(solution, task.public_tests, setup=task.setup_code, timeout=timeout)
+    result = run_tests(solution, task.public_tests, setup=task.setup_code, timeout=timeout, **_trusted(task))
     message = "" if result.completed else failure_message(result)
     return TestRun(**vars(result), message=message)

@@ -33,9 +33,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from memcollab_cli.tasks import _jail
+from memcollab_cli.tasks import _cgroup, _jail
 
 OUTPUT_LIMIT = 4096  # characters kept of stdout and stderr each (head and tail)
+THREAD_LIMIT = 256  # RLIMIT_NPROC, and pids.max where there is a cgroup: threads of one program
 _OUTPUT_FILE_LIMIT = 16 * 1024 * 1024  # RLIMIT_FSIZE: a print loop can't fill the disk
 
 
@@ -110,32 +111,43 @@ def run_python(
 
 
 def run_tests(
-    solution: str, tests: str, *, setup: str = "", timeout: float = 10, memory_mb: int = 1024
+    solution: str, tests: str, *, setup: str = "", timeout: float = 10, memory_mb: int = 1024,
+    entry_point: str = "", helpers: str = "",
 ) -> ExecResult:
     """Run `solution` (as main.py), then `setup`, then `tests`, in one namespace, in the sandbox.
 
     `completed` is True only when the harness reached the end of the tests and said so with this
-    run's secret; the tests themselves never sit in a file the solution can read.
+    run's secret; the tests themselves never sit in a file the solution can read. `entry_point`:
+    the function under test (its calls must return plain values; it may shadow a builtin).
+    `helpers`: trusted prompt code whose names the tests see instead of the solution's.
     """
     secret = secrets.token_hex(16)
-    payload = json.dumps({"secret": secret, "tests": tests, "setup": setup})
+    payload = json.dumps({"secret": secret, "tests": tests, "setup": setup, "entry_point": entry_point,
+                          "helpers": helpers})  # fmt: skip
     return _run(solution, (payload, secret), timeout=timeout, memory_mb=memory_mb, stdin="")
 
 
-def _config(iso: str, timeout: float, memory_mb: int, status_fd: int, covers: dict) -> str:
+def _config(iso: str, timeout: float, memory_mb: int, status_fd: int, covers: dict, cgroup_fds: list) -> str:
     mode = iso.split("+")[0]
     cpu = max(1, math.ceil(timeout))
+    rlimits = {
+        "RLIMIT_AS": [memory_mb * 1024 * 1024] * 2,
+        "RLIMIT_CPU": [cpu, cpu + 1],  # soft: SIGXCPU; hard: SIGKILL
+        "RLIMIT_FSIZE": [_OUTPUT_FILE_LIMIT] * 2,
+        "RLIMIT_NOFILE": [256, 256],
+        "RLIMIT_CORE": [0, 0],
+    }
+    if not (mode == "plain" and os.geteuid() != 0):
+        # Counted per user (per user namespace in a jail): in plain mode a user's other processes
+        # would count too. Root ignores it, so it holds once root has dropped to uid 65534.
+        rlimits["RLIMIT_NPROC"] = [THREAD_LIMIT] * 2
     return json.dumps({
-        "rlimits": {
-            "RLIMIT_AS": [memory_mb * 1024 * 1024] * 2,
-            "RLIMIT_CPU": [cpu, cpu + 1],  # soft: SIGXCPU; hard: SIGKILL
-            "RLIMIT_FSIZE": [_OUTPUT_FILE_LIMIT] * 2,
-            "RLIMIT_NOFILE": [256, 256],
-            "RLIMIT_CORE": [0, 0],
-        },
+        "rlimits": rlimits,
         "seccomp": iso.endswith("+seccomp"),
         "status_fd": status_fd,
         "identity": _jail.identity(mode),
+        "tmp": _jail.fresh_tmp(mode),
+        "cgroup_fds": cgroup_fds,
         **covers,
     })  # fmt: skip
 
@@ -148,7 +160,7 @@ def _memfd(text: str) -> int:
     else:
         with tempfile.TemporaryFile() as fh:
             fd = os.dup(fh.fileno())
-    os.write(fd, text.encode("utf-8"))
+    os.write(fd, text.encode("utf-8", "surrogatepass"))
     os.lseek(fd, 0, os.SEEK_SET)
     return fd
 
@@ -164,8 +176,11 @@ def _run(
         if graded:
             fds["marker_r"], fds["marker"] = os.pipe()
             fds["payload"] = _memfd(graded[0])
-        with tempfile.TemporaryDirectory(prefix="memcollab-run-") as base:
+        base = tempfile.mkdtemp(prefix="memcollab-run-")
+        try:
             result = _run_in(base, mode, iso, code, graded, fds, timeout, memory_mb, stdin)
+        finally:
+            remove_tree(base)
     finally:
         for fd in fds.values():
             _close(fd)
@@ -177,19 +192,35 @@ def _run_in(base, mode, iso, code, graded, fds, timeout, memory_mb, stdin) -> Ex
     host_workdir = os.path.join(base, "work")
     os.mkdir(host_workdir, 0o700)
     main_py = os.path.join(host_workdir, "main.py")
-    Path(main_py).write_text(code, encoding="utf-8")
+    # surrogatepass: a lone surrogate in model text reaches the program as a decode error, never
+    # as a UnicodeEncodeError here.
+    Path(main_py).write_bytes(code.encode("utf-8", "surrogatepass"))
     _jail.share(mode, base, host_workdir, main_py)  # as root, the program runs as an unprivileged uid
     paths = {name: os.path.join(base, name) for name in ("stdin", "stdout", "stderr")}
-    Path(paths["stdin"]).write_text(stdin, encoding="utf-8")
+    Path(paths["stdin"]).write_bytes(stdin.encode("utf-8", "surrogatepass"))
     workdir = _jail.workdir(mode, host_workdir)
     env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": workdir, "TMPDIR": workdir, "LANG": "C.UTF-8"}
     program = ["main.py"]
     if graded:
         program = ["-c", _HARNESS, json.dumps({"payload_fd": fds["payload"], "marker_fd": fds["marker"]})]
     python = _jail.interpreter()
+    # Every thread and page of the program, tmpfs and kernel inodes included, where root can.
+    group = _cgroup.create(THREAD_LIMIT, memory_mb * 2**20 + _jail.TMPFS_BYTES + 64 * 2**20)
+    try:
+        return _run_group(group, base, mode, iso, code, graded, fds, timeout, memory_mb, paths, env,
+                          program, python, main_py, host_workdir)  # fmt: skip
+    finally:
+        if group:
+            group.close()
+
+
+def _run_group(group, base, mode, iso, code, graded, fds, timeout, memory_mb, paths, env, program, python,
+               main_py, host_workdir) -> ExecResult:  # fmt: skip
+    cgroup_fds = group.fds if group else []
     cmd = [*_jail.prefix(mode, main_py), python, "-I", "-c", _BOOTSTRAP,
-           _config(iso, timeout, memory_mb, fds["status"], _jail.covers(mode, host_workdir)), *program]  # fmt: skip
-    child_fds = [fds[k] for k in ("status", "marker", "payload") if k in fds]
+           _config(iso, timeout, memory_mb, fds["status"], _jail.covers(mode, host_workdir), cgroup_fds),
+           *program]  # fmt: skip
+    child_fds = [fds[k] for k in ("status", "marker", "payload") if k in fds] + cgroup_fds
     start = time.monotonic()
     with (
         open(paths["stdin"], "rb") as fin,
@@ -229,6 +260,54 @@ def _run_in(base, mode, iso, code, graded, fds, timeout, memory_mb, stdin) -> Ex
         status = "error"
     completed = bool(graded) and status == "ok" and _drain(fds["marker_r"]) == graded[1].encode()
     return ExecResult(status, returncode, stdout, stderr, round(seconds, 3), iso, completed)
+
+
+def remove_tree(path: str) -> None:
+    """Delete what a program left behind, however deep (shutil.rmtree recurses once per level
+    and a program can nest thousands), with one directory descriptor open at a time."""
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+    try:
+        fd = os.open(path, flags)
+    except OSError:
+        return
+    names: list[str] = []  # the directories below `path` that `fd` is in, outermost first
+    while True:
+        child = None
+        with os.scandir(fd) as it:
+            for entry in it:
+                try:
+                    if entry.is_dir(follow_symlinks=False):
+                        child = entry.name
+                        break
+                    os.unlink(entry.name, dir_fd=fd)
+                except FileNotFoundError:
+                    pass
+        if child is not None:
+            try:
+                os.chmod(child, 0o700, dir_fd=fd, follow_symlinks=False)  # a program's chmod 000
+                inner = os.open(child, flags, dir_fd=fd)
+            except OSError:
+                os.close(fd)
+                return  # not ours to remove; what is left stays (and is no one's secret)
+            os.close(fd)
+            fd = inner
+            names.append(child)
+            continue
+        if not names:
+            os.close(fd)
+            break
+        parent = os.open("..", flags, dir_fd=fd)
+        os.close(fd)
+        fd = parent
+        try:
+            os.rmdir(names.pop(), dir_fd=fd)
+        except OSError:
+            os.close(fd)
+            return
+    try:
+        os.rmdir(path)
+    except OSError:
+        pass
 
 
 def _read_ready(fd: int, timeout: float) -> bool:

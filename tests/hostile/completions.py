@@ -15,6 +15,36 @@ TASK = {
     "check(add)\n",
 }
 
+# A second task whose tests lean on builtins (abs, range, all, len) and compare two calls.
+TASK_INC = {
+    "id": "inc",
+    "question": "Write inc(x) that returns x + 1.",
+    "domain": "code",
+    "entry_point": "inc",
+    "answer": "def inc(x):\n    return x + 1\n",
+    "tests": "def check(candidate):\n    for x in range(3):\n        assert candidate(x) == x + 1\n"
+    "    assert abs(candidate(0.5) - 1.5) < 1e-9\n    assert all([candidate(1) == 2])\n"
+    "    assert len([candidate(1)]) == 1\n    assert candidate(2) != candidate(3)\n\ncheck(inc)\n",
+}
+TASKS = {"add": TASK, "inc": TASK_INC}
+REFERENCES = {"reference": "add", "reference inc": "inc"}  # controls: must pass
+
+_YES = """
+class Yes:
+    def __eq__(self, other):
+        return True
+    def __ne__(self, other):
+        return False
+    __lt__ = __le__ = __gt__ = __ge__ = __eq__
+    __hash__ = object.__hash__
+    def __sub__(self, other):
+        return 0
+    __rsub__ = __sub__
+    def __bool__(self):
+        return True
+_keep = []
+"""
+
 _LEAK = """
 def _leak(found):
     raise RuntimeError("LEAKED " + repr(found)[:3000])
@@ -175,6 +205,70 @@ HOSTILE = {
     "clears its parent-death signal": (
         "import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\nr = libc.prctl(1, 0, 0, 0, 0)\n"
         "raise RuntimeError(f'prctl {r}')\n"
+    ),
+    # -- false passes through trusted-looking values (round two) --------------------------------------
+    "weakref.proxy to an always-equal object": _YES + (
+        "import weakref\ndef add(a, b):\n    y = Yes()\n    _keep.append(y)\n    return weakref.proxy(y)\n"
+    ),
+    "MappingProxyType over an always-equal mapping": (
+        "import types\nclass D(dict):\n    __eq__ = lambda s, o: True\n    __hash__ = object.__hash__\n"
+        "def add(a, b):\n    return types.MappingProxyType(D())\n"
+    ),
+    "Fraction with always-equal parts": _YES + (
+        "from fractions import Fraction\ndef add(a, b):\n    f = Fraction(0)\n"
+        "    f._numerator, f._denominator = Yes(), Yes()\n    return f\n"
+    ),
+    "shadows abs and range": ("inc", "def abs(x):\n    return 0\ndef range(*a):\n    return ()\n"
+                              "def all(x):\n    return True\ndef inc(x):\n    return 0\n"),
+    "shadows len and all through builtins' names": ("inc", "len = lambda x: 1\nall = lambda x: True\n"
+                                                     "def range(*a):\n    return ()\n"
+                                                     "def abs(x):\n    return 0\ndef inc(x):\n    return x\n"),
+    "arithmetic that says 0, two impostors unequal": ("inc", _YES + "import weakref\ndef range(*a):\n    return ()\n"
+                                                       "def inc(x):\n    return Yes()\n"),
+    "metaclass that hashes and compares like int": (
+        "class M(type):\n    def __hash__(cls):\n        return hash(int)\n    def __eq__(cls, other):\n"
+        "        return True\nclass Yes(metaclass=M):\n    def __eq__(self, other):\n        return True\n"
+        "    __hash__ = object.__hash__\ndef add(a, b):\n    return Yes()\n"
+    ),
+    "proxy inside a list": _YES + (
+        "import weakref\ndef add(a, b):\n    y = Yes()\n    _keep.append(y)\n    return [weakref.proxy(y)][0:1][0]\n"
+    ),
+    # -- text the grader must survive (round two) -----------------------------------------------------
+    "lone surrogate": "def add(a, b):\n    return a + b  # \udcff\n",
+    "200k minus signs": "-" * 200_000 + "1",
+    "NUL bytes": "def add(a, b):\x00\n    return a + b\n",
+    "unclosed fences (42 s of grader CPU)": ("```" + "a" * 2000) * 120,
+    "over the size limit": "def add(a, b):\n    return a + b\n" + "#" * 300_000,
+    "1,500 nested directories": (
+        "import os\nfor i in range(1500):\n    os.mkdir('d')\n    os.chdir('d')\nos.chmod('.', 0)\n"
+        "raise RuntimeError('nested 1500')\n"
+    ),
+    # -- limits a program can step around (round two) -------------------------------------------------
+    "80 memfds of 16 MiB": (
+        "import os\nheld, why = 0, 'none'\nfds = []\nfor i in range(80):\n    try:\n"
+        "        fd = os.memfd_create('x')\n        os.ftruncate(fd, 16 * 2**20)\n"
+        "        os.pwrite(fd, b'x' * 2**20, 0)\n        fds.append(fd)\n        held += 16\n"
+        "    except OSError as e:\n        why = e.strerror\n        break\n"
+        "raise RuntimeError(f'memfd held {held} MiB ({why})')\n"
+    ),
+    "225k symlinks on the jail's tmpfs": (
+        "import os, time\nd = '/tmp/@@TOKEN@@-links'\nos.makedirs(d, exist_ok=True)\nn, why = 0, 'none'\n"
+        "start = time.monotonic()\nwhile n < 225_000 and time.monotonic() - start < 2:\n    try:\n"
+        "        os.symlink('x' * 40, f'{d}/{n}')\n        n += 1\n    except OSError as e:\n"
+        "        why = e.strerror\n        break\nraise RuntimeError(f'symlinks {n} ({why})')\n"
+    ),
+    "3,000 threads with 16 KiB stacks": (
+        "import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\npthread = ctypes.CDLL('libc.so.6')\n"
+        "attr = ctypes.create_string_buffer(64)\npthread.pthread_attr_init(attr)\n"
+        "pthread.pthread_attr_setstacksize(attr, 16384)\nn, err = 0, 0\n"
+        "for i in range(3000):\n    t = ctypes.c_ulong()\n"
+        "    err = pthread.pthread_create(ctypes.byref(t), attr, ctypes.cast(libc.pause, ctypes.c_void_p), None)\n"
+        "    if err:\n        break\n    n += 1\nraise RuntimeError(f'threads {n} (error {err})')\n"
+    ),
+    "io_uring socket to a local listener": (
+        "import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\nparams = ctypes.create_string_buffer(120)\n"
+        "fd = libc.syscall(425, 8, params)\nerr = ctypes.get_errno()\n"
+        "raise RuntimeError(f'io_uring_setup {fd} errno {err}')\n"
     ),
     # -- host kernel interfaces (round two) ----------------------------------------------------------
     "opens /proc/sys, /sys and /proc/sysrq-trigger for writing": _KERNEL,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -16,7 +17,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hostile.completions import HOSTILE, TASK
+from hostile.completions import HOSTILE, REFERENCES, TASKS
 
 PROJECT = Path(__file__).resolve().parents[2]
 TIMEOUT = 3  # seconds per program: the loops and bombs each cost this much
@@ -91,13 +92,14 @@ def run_mode(mode: str, workspace: Path) -> Outcome:
     listener = _Listener()
     fill = {"@@HOME@@": str(home), "@@MC_HOME@@": str(mc_home), "@@PORT@@": str(listener.port),
             "@@TOKEN@@": token, "@@PROJECT@@": str(PROJECT)}  # fmt: skip
-    samples = [{"task_id": "add", "completion": TASK["answer"], "name": "reference"}]
-    for name, source in HOSTILE.items():
+    samples = [{"task_id": tid, "completion": TASKS[tid]["answer"], "name": name} for name, tid in REFERENCES.items()]
+    for name, entry in HOSTILE.items():
+        task_id, source = entry if isinstance(entry, tuple) else ("add", entry)
         for key, value in fill.items():
             source = source.replace(key, value)
-        samples.append({"task_id": "add", "completion": source, "name": name})
+        samples.append({"task_id": task_id, "completion": source, "name": name})
     tasks_path, samples_path, out = workspace / "tasks.jsonl", workspace / "samples.jsonl", workspace / "out.jsonl"
-    tasks_path.write_text(json.dumps(TASK) + "\n")
+    tasks_path.write_text("".join(json.dumps(t) + "\n" for t in TASKS.values()))
     samples_path.write_text("".join(json.dumps(s) + "\n" for s in samples))
     env = {**os.environ, "MEMCOLLAB_SANDBOX": mode, "HOME": str(home), "MEMCOLLAB_HOME": str(mc_home),
            "MEMCOLLAB_API_KEY": canaries["api_key"],
@@ -126,6 +128,9 @@ def run_mode(mode: str, workspace: Path) -> Outcome:
     for d in ("/tmp", "/dev/shm", "/var/tmp"):  # what the fill trick leaves behind in plain mode
         for p in Path(d).glob(f"{token}-fill*"):
             p.unlink()
+    links = Path("/tmp") / f"{token}-links"  # and the symlink flood
+    if links.is_dir():
+        shutil.rmtree(links)
     return outcome
 
 
@@ -155,7 +160,7 @@ def main() -> None:
         outcomes = [run_mode(m, Path(tmp) / m) for m in modes]
     print("| trick | " + " | ".join(modes) + " |")
     print("|---|" + "---|" * len(modes))
-    for name in ["reference", *HOSTILE]:
+    for name in [*REFERENCES, *HOSTILE]:
         print(f"| {name} | " + " | ".join(cell(o, name) for o in outcomes) + " |")
     for o in outcomes:
         print(f"\n{o.mode}: grade exit {o.returncode}, {len(o.rows)} lines; stderr: {o.stderr.strip()[:300]}")

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from hostile.completions import HOSTILE
+from hostile.completions import HOSTILE, REFERENCES
 from hostile.suite import run_mode
 from memcollab_cli.tasks import _jail, isolation
 
@@ -21,22 +21,24 @@ def outcome(request, tmp_path_factory):
 
 
 def test_there_are_enough_tricks():
-    assert len(HOSTILE) >= 20
+    assert len(HOSTILE) >= 50  # round one's 30, round two's 20 (issue 27)
 
 
 def test_the_grade_run_completes_with_every_line(outcome):
     assert outcome.returncode == 0, outcome.stderr[-2000:]
-    assert set(outcome.rows) == {"reference", *HOSTILE}
+    assert set(outcome.rows) == {*REFERENCES, *HOSTILE}
 
 
 def test_the_reference_passes_and_no_trick_does(outcome):
-    assert outcome.rows["reference"]["passed"], outcome.rows["reference"]["result"]
+    for name in REFERENCES:
+        assert outcome.rows[name]["passed"], outcome.rows[name]["result"]
     passed = [name for name in HOSTILE if outcome.rows[name]["passed"]]
     assert passed == []
 
 
 def test_every_line_records_the_isolation(outcome):
-    assert {r["isolation"] for r in outcome.rows.values()} == {outcome.mode + "+seccomp"}
+    ran = [r for r in outcome.rows.values() if not r["result"].startswith(("error: refused", "no_answer"))]
+    assert {r["isolation"] for r in ran} == {outcome.mode + "+seccomp"}
 
 
 def test_a_weaker_sandbox_warns_once(outcome):
@@ -81,3 +83,31 @@ def test_no_host_kernel_interface_opens_for_writing(outcome):
     assert "critical []" in probe, probe
     if outcome.mode != "plain":  # plain has no jail to cover the host's 0666 files (PSI, ns_last_pid)
         assert "writable 0 beyond PSI 0 []" in probe, probe
+
+
+def test_untrusted_text_costs_its_line_only(outcome):
+    rows = outcome.rows
+    assert rows["lone surrogate"]["result"].startswith("error: refused: not valid Unicode")
+    assert rows["over the size limit"]["result"].startswith("error: refused: 300")
+    for name in ("200k minus signs", "NUL bytes", "unclosed fences (42 s of grader CPU)", "1,500 nested directories"):
+        assert not rows[name]["passed"] and "\n" not in rows[name]["result"], rows[name]
+    assert "nested 1500" in rows["1,500 nested directories"]["result"]  # it ran, and was cleaned up
+
+
+def _number(result: str, word: str) -> int:
+    return int(result.split(word + " ", 1)[1].split()[0])
+
+
+def test_memfd_io_uring_threads_and_inodes_are_capped(outcome):
+    rows = outcome.rows
+    memfd = rows["80 memfds of 16 MiB"]["result"]
+    assert "memfd held 0 MiB (Operation not permitted)" in memfd, memfd
+    uring = rows["io_uring socket to a local listener"]["result"]
+    assert "io_uring_setup -1 errno 1" in uring, uring
+    threads = _number(rows["3,000 threads with 16 KiB stacks"]["result"], "threads")
+    links = _number(rows["225k symlinks on the jail's tmpfs"]["result"], "symlinks")
+    if outcome.mode == "plain" and os.geteuid() != 0:
+        pytest.skip(f"plain as a user: no thread or inode cap (made {threads} threads, {links} symlinks)")
+    assert threads < 256, threads  # RLIMIT_NPROC, and pids.max where the grader has a cgroup
+    if outcome.mode != "plain":
+        assert links < 4096, links  # nr_inodes on the jail's tmpfs
