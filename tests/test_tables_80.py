@@ -7,8 +7,6 @@ break between words), and every row label (the first column: the memory arm, the
 entry) whole on one line, so a label is never squeezed to nothing or wrapped mid-word
 ("placebo:collab-cros" / "s"). `--json` is the machine interface and is not concerned.
 
-`route` prints its table from memcollab_cli/cli/route_cmd.py, which is being reworked beside
-this test; it is not covered here yet.
 """
 
 from __future__ import annotations
@@ -213,3 +211,18 @@ def test_refine_table(recorder):
                    "wall_seconds": 4320, "workdir": "banks/gsm8k/collab-cross.refined.work",
                    "short": 0, "tasks_per_entry": 16}, as_json=False)
     check_all(recorder, at_least=1)
+
+
+def test_route_gold_tables(recorder, own_home):
+    """`route --gold`: every rule and labeller whole, from the shipped gold set (no model)."""
+    if not (own_home / "data" / "gsm8k_test.jsonl").exists():
+        pytest.skip("GSM8K test data not pulled")
+    run("route", "-b", "gsm8k", "--split", "test", "-n", "600",
+        "--bank", STUDY / "gold" / "hand-written.jsonl", "--gold", STUDY / "gold" / "applies.jsonl",
+        "--hand-labels", STUDY / "gold" / "labels.jsonl",
+        "--nearest-from", STUDY / "collab-cross.refined.work" / "labels.jsonl",
+        "-o", STUDY / "eval")
+    text = check_all(recorder, at_least=2)
+    for rule in ("labels: qwen2.5-coder-1.5b", "nearest (qwen2.5-coder-1.5b)", "hand labels",
+                 "lexical ≥0.10", "global ≥0.05"):
+        assert f"│ {rule} " in text, rule
