@@ -116,7 +116,18 @@ def bwrap_binary() -> str | None:
         return None
 
 
-def _bwrap(main_py: str | None) -> list[str]:
+@functools.lru_cache(maxsize=1)
+def seccomp_available() -> bool:
+    import ctypes
+
+    try:
+        ctypes.CDLL("libseccomp.so.2").seccomp_init  # noqa: B018 (probe the symbol)
+    except (OSError, AttributeError):
+        return False
+    return True
+
+
+def _bwrap(main_py: str | None, seccomp: bool) -> list[str]:
     cmd = [bwrap_binary() or "bwrap"]
     # The bootstrap keeps CAP_SYS_ADMIN for one mount (a /tmp with an inode limit) and, as root,
     # CAP_SETUID/CAP_SETGID to drop to a real uid; it gives all of them up before the program.
@@ -124,9 +135,15 @@ def _bwrap(main_py: str | None) -> list[str]:
         cmd += ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
                 "--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID",
                 "--cap-add", "CAP_SYS_ADMIN"]  # fmt: skip
-    else:
-        cmd += ["--unshare-all", "--unshare-user", "--uid", NOBODY, "--gid", NOBODY, "--disable-userns",
+    elif seccomp:
+        # A user: bwrap's user namespace maps the jail to that user. No --disable-userns: its nested
+        # namespace would leave CAP_SYS_ADMIN without power over the mounts; seccomp refuses every
+        # way to a new namespace (unshare, clone without CLONE_THREAD, clone3, setns) instead.
+        cmd += ["--unshare-all", "--unshare-user", "--uid", NOBODY, "--gid", NOBODY,
                 "--cap-drop", "ALL", "--cap-add", "CAP_SYS_ADMIN"]  # fmt: skip
+    else:  # no seccomp: bwrap's own lock on namespaces, and its /tmp without an inode limit
+        cmd += ["--unshare-all", "--unshare-user", "--uid", NOBODY, "--gid", NOBODY, "--disable-userns",
+                "--cap-drop", "ALL"]  # fmt: skip
     cmd += ["--die-with-parent", "--new-session", "--ro-bind", "/usr", "/usr"]
     for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
         if os.path.islink(top):
@@ -135,8 +152,15 @@ def _bwrap(main_py: str | None) -> list[str]:
             cmd += ["--ro-bind", top, top]
     for name in _ETC:
         cmd += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
-    # /dev is a tmpfs of its own, unbounded: read-only (its device nodes stay writable).
-    cmd += ["--dev", "/dev", "--remount-ro", "/dev", "--proc", "/proc"]
+    # /dev: a read-only tmpfs with the harmless nodes (they stay writable) and the fd links. Not
+    # bwrap's --dev: its devpts makes bwrap nest a second user namespace, where the bootstrap's
+    # CAP_SYS_ADMIN has no power over the jail's mounts.
+    cmd += ["--perms", "0755", "--tmpfs", "/dev"]
+    for node in ("null", "zero", "full", "random", "urandom"):
+        cmd += ["--dev-bind-try", f"/dev/{node}", f"/dev/{node}"]
+    for i, name in enumerate(("stdin", "stdout", "stderr")):
+        cmd += ["--symlink", f"/proc/self/fd/{i}", f"/dev/{name}"]
+    cmd += ["--symlink", "/proc/self/fd", "/dev/fd", "--dir", "/dev/shm", "--remount-ro", "/dev", "--proc", "/proc"]
     for path in PROC_READ_ONLY:
         cmd += ["--ro-bind-try", path, path]
     cmd += ["--perms", "1777", "--size", str(TMPFS_BYTES), "--tmpfs", "/tmp"]
@@ -157,10 +181,10 @@ def _bwrap(main_py: str | None) -> list[str]:
     return [*cmd, "--chdir", INSIDE_WORKDIR, "--remount-ro", "/"]
 
 
-def prefix(mode: str, main_py: str | None = None) -> list[str]:
+def prefix(mode: str, main_py: str | None = None, seccomp: bool | None = None) -> list[str]:
     """The command that wraps the interpreter for `mode`; `main_py` is shown as main.py (bwrap)."""
     if mode == "bwrap":
-        return _bwrap(main_py)
+        return _bwrap(main_py, seccomp_available() if seccomp is None else seccomp)
     if mode == "unshare":
         # setpriv: unshare itself dies with the grader; --kill-child takes the program along.
         return ["setpriv", "--pdeathsig", "KILL", "unshare", "--map-root-user", "--net", "--pid",
@@ -197,9 +221,9 @@ def covers(mode: str, host_workdir: str) -> dict:
             "read_only": [*PROC_READ_ONLY, "/sys"]}
 
 
-def fresh_tmp(mode: str) -> dict | None:
+def fresh_tmp(mode: str, seccomp: bool = True) -> dict | None:
     """For bwrap: the /tmp the bootstrap mounts over bwrap's (bwrap cannot limit inodes)."""
-    if mode != "bwrap":
+    if mode != "bwrap" or not (seccomp or identity(mode)):
         return None
     keep = [d for d in _python_dirs() if d.startswith("/tmp/")]
     return {"options": TMPFS_OPTIONS, "workdir": INSIDE_WORKDIR, "keep": keep}
@@ -216,7 +240,7 @@ def _works(mode: str) -> bool:
     if mode == "unshare" and (os.geteuid() == 0 or not (shutil.which("unshare") and shutil.which("setpriv"))):
         return False
     probe = "import ctypes, json, resource"
-    if mode == "bwrap":  # the mount of a fresh /tmp the bootstrap will make must work
+    if fresh_tmp(mode, seccomp_available()):  # the mount of a fresh /tmp the bootstrap will make must work
         probe += (f"; assert ctypes.CDLL(None).mount(b'tmpfs', b'/tmp', b'tmpfs', 6, b'{TMPFS_OPTIONS}') == 0")
     ident = identity(mode)
     if ident:  # and so must the drop

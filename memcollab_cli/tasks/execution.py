@@ -20,7 +20,6 @@ What it leaves out is in README's sandbox section (threat model and measured con
 
 from __future__ import annotations
 
-import functools
 import json
 import math
 import os
@@ -68,15 +67,8 @@ _BOOTSTRAP = (_HERE / "_bootstrap.py").read_text(encoding="utf-8")
 _HARNESS = (_HERE / "_harness.py").read_text(encoding="utf-8")
 
 
-@functools.lru_cache(maxsize=1)
 def _seccomp_available() -> bool:
-    import ctypes
-
-    try:
-        ctypes.CDLL("libseccomp.so.2").seccomp_init  # noqa: B018 (probe the symbol)
-    except (OSError, AttributeError):
-        return False
-    return True
+    return _jail.seccomp_available()
 
 
 def isolation() -> str:
@@ -146,7 +138,7 @@ def _config(iso: str, timeout: float, memory_mb: int, status_fd: int, covers: di
         "seccomp": iso.endswith("+seccomp"),
         "status_fd": status_fd,
         "identity": _jail.identity(mode),
-        "tmp": _jail.fresh_tmp(mode),
+        "tmp": _jail.fresh_tmp(mode, seccomp=iso.endswith("+seccomp")),
         "cgroup_fds": cgroup_fds,
         **covers,
     })  # fmt: skip
@@ -217,7 +209,7 @@ def _run_in(base, mode, iso, code, graded, fds, timeout, memory_mb, stdin) -> Ex
 def _run_group(group, base, mode, iso, code, graded, fds, timeout, memory_mb, paths, env, program, python,
                main_py, host_workdir) -> ExecResult:  # fmt: skip
     cgroup_fds = group.fds if group else []
-    cmd = [*_jail.prefix(mode, main_py), python, "-I", "-c", _BOOTSTRAP,
+    cmd = [*_jail.prefix(mode, main_py, seccomp=iso.endswith("+seccomp")), python, "-I", "-c", _BOOTSTRAP,
            _config(iso, timeout, memory_mb, fds["status"], _jail.covers(mode, host_workdir), cgroup_fds),
            *program]  # fmt: skip
     child_fds = [fds[k] for k in ("status", "marker", "payload") if k in fds] + cgroup_fds

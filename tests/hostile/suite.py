@@ -21,6 +21,9 @@ from hostile.completions import HOSTILE, REFERENCES, TASKS
 
 PROJECT = Path(__file__).resolve().parents[2]
 TIMEOUT = 3  # seconds per program: the loops and bombs each cost this much
+DETAILED = ("80 memfds of 16 MiB", "225k symlinks on the jail's tmpfs", "3,000 threads with 16 KiB stacks",
+            "io_uring socket to a local listener", "opens /proc/sys, /sys and /proc/sysrq-trigger for writing",
+            "core_pattern for writing, then abort", "lone surrogate", "over the size limit")  # fmt: skip
 
 
 @dataclass
@@ -164,6 +167,12 @@ def main() -> None:
         print(f"| {name} | " + " | ".join(cell(o, name) for o in outcomes) + " |")
     for o in outcomes:
         print(f"\n{o.mode}: grade exit {o.returncode}, {len(o.rows)} lines; stderr: {o.stderr.strip()[:300]}")
+    print("\nWhat the probes of round two measured (their own words, from `result`):")
+    for name in DETAILED:
+        for o in outcomes:
+            result = o.rows.get(name, {}).get("result", "no line")
+            said = result.split("RuntimeError: ", 1)[-1].split(" at: ")[0]
+            print(f"- {name} [{o.mode}]: {said[:160]}")
 
 
 if __name__ == "__main__":

@@ -44,7 +44,7 @@ def test_the_hostile_suite_holds_as_uid_65534():
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path), "LANG": "C.UTF-8",
            "PYTHONPATH": os.pathsep.join([str(PROJECT / "tests"), *paths]), "PYTHONDONTWRITEBYTECODE": "1",
            "MEMCOLLAB_HOSTILE_AS_USER": "1"}  # fmt: skip
-    cmd = [setpriv, f"--reuid={USER}", f"--regid={USER}", "--clear-groups", python, "-m", "pytest", "-q",
+    cmd = [setpriv, f"--reuid={USER}", f"--regid={USER}", "--clear-groups", python, "-m", "pytest", "-v",
            "-p", "no:cacheprovider", f"--basetemp={tmp_path / 'base'}", "-rs",
            str(PROJECT / "tests" / "hostile" / "test_hostile.py")]  # fmt: skip
     try:
@@ -54,3 +54,8 @@ def test_the_hostile_suite_holds_as_uid_65534():
     print(done.stdout[-3000:])  # which modes ran, and what was skipped
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     assert " passed" in done.stdout and " failed" not in done.stdout
+    for mode in ("bwrap", "unshare", "plain"):  # every mode a user gets here actually ran
+        if mode == "plain" or (mode == "unshare" and shutil.which("unshare")) or (
+            mode == "bwrap" and _jail.bwrap_binary() and _jail._others_reach(_jail.bwrap_binary())
+        ):
+            assert f"test_the_grade_run_completes_with_every_line[{mode}] PASSED" in done.stdout, mode
