@@ -129,9 +129,10 @@ def _config(iso: str, timeout: float, memory_mb: int, status_fd: int, covers: di
         "RLIMIT_NOFILE": [256, 256],
         "RLIMIT_CORE": [0, 0],
     }
-    if not (mode == "plain" and os.geteuid() != 0):
+    if not cgroup_fds and not (mode == "plain" and os.geteuid() != 0):
         # Counted per user (per user namespace in a jail): in plain mode a user's other processes
-        # would count too. Root ignores it, so it holds once root has dropped to uid 65534.
+        # would count too, and for root's dropped programs every uid-65534 process on the host,
+        # so the run's own cgroup (pids.max) takes its place where there is one. Root ignores it.
         rlimits["RLIMIT_NPROC"] = [THREAD_LIMIT] * 2
     return json.dumps({
         "rlimits": rlimits,
@@ -277,6 +278,9 @@ def remove_tree(path: str) -> None:
         if child is not None:
             try:
                 os.chmod(child, 0o700, dir_fd=fd, follow_symlinks=False)  # a program's chmod 000
+            except (OSError, NotImplementedError):  # (no fchmodat nofollow): try the open anyway
+                pass
+            try:
                 inner = os.open(child, flags, dir_fd=fd)
             except OSError:
                 os.close(fd)
