@@ -2,7 +2,7 @@
 
 Each argument is a contrast work directory (constraints.jsonl + contrast-log.jsonl) or a
 constraints file; `NAME=PATH` names its row. Rates are over what the summarizer proposed and over
-what was accepted, each rule counted on its own (pipeline/audit.py). Issue 9's before/after:
+what was accepted, each rule counted on its own (build/audit.py). Issue 9's before/after:
 
     .venv/bin/python bench/contrast_audit.py before:cross=banks/pilot/collab-cross.work \
         before:same=banks/pilot/collab-same.work after:cross=runs/contrast-v2/cross after:same=runs/contrast-v2/same
@@ -17,7 +17,7 @@ import argparse
 import json
 from pathlib import Path
 
-from memcollab_cli.pipeline.audit import audit_workdir, logged_pairs, markdown, merged
+from memcollab_cli.build.audit import audit_workdir, logged_pairs, markdown, merged
 
 
 def main() -> None:

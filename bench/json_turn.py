@@ -28,9 +28,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from memcollab_cli.build.contrast import contrast, log_path  # noqa: E402
 from memcollab_cli.jsonl import read_jsonl, write_jsonl  # noqa: E402
 from memcollab_cli.memory.pairing import make_pairs  # noqa: E402
-from memcollab_cli.pipeline.contrast import contrast, log_path  # noqa: E402
 from memcollab_cli.records import read_trajectories  # noqa: E402
 from memcollab_cli.runtime import load_model  # noqa: E402
 

@@ -2,7 +2,7 @@
 
 A word of a constraint counts as its task's object when the constraint's source problem uses it
 and fewer than `min_share` of the benchmark's problems do (taxonomy words excepted;
-pipeline/vocabulary.py). memcollab runs the rule at 1%. This script asks which threshold agrees
+build/vocabulary.py). memcollab runs the rule at 1%. This script asks which threshold agrees
 with a person who read every entry (`names_objects` in a hand-audit JSONL), without a model:
 
     .venv/bin/python bench/object_rule.py banks/gsm8k/hand-audit.jsonl \
@@ -18,10 +18,10 @@ import argparse
 import json
 from pathlib import Path
 
+from memcollab_cli.build.vocabulary import benchmark_vocabulary
 from memcollab_cli.memory import read_bank, task_objects
 from memcollab_cli.memory.bank import constraint_sentence
 from memcollab_cli.memory.problems import problem_hash
-from memcollab_cli.pipeline.vocabulary import benchmark_vocabulary
 from memcollab_cli.tasks.data import BENCHMARKS, load_tasks
 
 

@@ -3,7 +3,7 @@
 A study that runs over many sessions resumes its transcripts, and `refine` and `eval` reuse
 finished records, checking the model and the solve settings but not the CPU thread count. That
 is safe only if llama.cpp's greedy output does not depend on how many threads computed it. This
-runs `pipeline.solve.solve` (the path `memcollab solve` takes) on the same tasks at every
+runs `use.solve.solve` (the path `memcollab solve` takes) on the same tasks at every
 `--threads` value, same `--parallel`, and compares every message of every trajectory.
 
     .venv/bin/python bench/threads.py -m qwen2.5-coder-0.5b --tasks 8 --threads 1 2 --parallel 4

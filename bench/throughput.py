@@ -4,7 +4,7 @@ For the first `--tasks` GSM8K problems it times, in one process and one repetiti
 
 - `loop`: the plain baseline, `llama_cpp.Llama.create_chat_completion` over the first-turn
   prompts of those tasks, one after another (greedy, same max_tokens, repeat penalty off);
-- `solve N`: the toolkit's own solve path (`pipeline.solve.solve` with the engine that
+- `solve N`: the toolkit's own solve path (`use.solve.solve` with the engine that
   `load_model(..., parallel=N)` gives: the sequential `LlamaModel` at N = 1, the batched engine
   above), writing trajectories to a temporary file as the CLI does;
 - optionally `server N` (`--server`): the same solve path through llama.cpp's own server
@@ -80,9 +80,9 @@ def run_loop(path: Path, requests, n_ctx: int, threads: int) -> dict:
 
 
 def run_solve(model, tasks, params, workdir: Path, label: str) -> dict:
-    """The toolkit path: pipeline.solve.solve, as `memcollab solve` runs it."""
-    from memcollab_cli.pipeline.solve import solve
+    """The toolkit path: use.solve.solve, as `memcollab solve` runs it."""
     from memcollab_cli.runtime.base import Request
+    from memcollab_cli.use.solve import solve
 
     model.complete(Request(messages=[{"role": "user", "content": "Hi"}], max_tokens=4))  # warm-up
     out = workdir / f"{label}.jsonl"

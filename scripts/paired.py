@@ -15,8 +15,8 @@ import argparse
 import sys
 
 from memcollab_cli.errors import MemcollabError
-from memcollab_cli.pipeline.results import paired_arms
 from memcollab_cli.tasks import load_tasks
+from memcollab_cli.use.results import paired_arms
 
 
 def main() -> int:

@@ -1,8 +1,8 @@
 """The model-free audit of a contrast run (bench/contrast_audit.py's numbers)."""
 
+from memcollab_cli.build.audit import audit_workdir, logged_pairs, markdown, merged
 from memcollab_cli.jsonl import write_jsonl
 from memcollab_cli.memory.constraints import Constraint
-from memcollab_cli.pipeline.audit import audit_workdir, logged_pairs, markdown, merged
 
 
 def make_workdir(tmp_path):

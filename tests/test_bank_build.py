@@ -1,11 +1,11 @@
 """Bank building drops constraints that name their task's objects, without a model call."""
 
 
+from memcollab_cli.build import bank_build
+from memcollab_cli.build.vocabulary import benchmark_vocabulary
 from memcollab_cli.jsonl import read_jsonl, write_jsonl
 from memcollab_cli.memory import common_vocabulary, load_taxonomy, read_bank
 from memcollab_cli.memory.constraints import Constraint
-from memcollab_cli.pipeline import bank_build
-from memcollab_cli.pipeline.vocabulary import benchmark_vocabulary
 from memcollab_cli.runtime.scripted import ScriptedModel
 
 PROBLEMS = {"1": "A garden has roses and tulips. How many flowers are there in total?",

@@ -11,9 +11,9 @@ from memcollab_cli.cli.main import app
 from memcollab_cli.errors import DataError
 from memcollab_cli.jsonl import write_jsonl
 from memcollab_cli.memory import read_bank
-from memcollab_cli.pipeline.arms import bank_sha256
-from memcollab_cli.pipeline.blame import blame
 from memcollab_cli.records import Trajectory
+from memcollab_cli.use.arms import bank_sha256
+from memcollab_cli.use.blame import blame
 
 BANK = Path(__file__).parent / "data" / "tiny_bank.jsonl"
 A, B, C, D = (e.id for e in read_bank(BANK))

@@ -17,9 +17,9 @@ from memcollab_cli.cli.main import app
 from memcollab_cli.errors import DataError
 from memcollab_cli.memory import dedup, read_bank
 from memcollab_cli.memory.bank import MemoryEntry, write_bank
-from memcollab_cli.pipeline.solve import solve
 from memcollab_cli.runtime.scripted import ScriptedModel
 from memcollab_cli.tasks import Task
+from memcollab_cli.use.solve import solve
 
 TASKS = [Task(id=str(i), benchmark="toy", domain="math", question=f"What is {i} + {i}?", answer=str(2 * i))
          for i in range(4)]
@@ -67,7 +67,7 @@ def test_a_rerun_with_nothing_to_write_reads_without_the_lock(tmp_path):
 SLOW_SOLVE = """
 import sys, time
 from pathlib import Path
-from memcollab_cli.pipeline.solve import solve
+from memcollab_cli.use.solve import solve
 from memcollab_cli.runtime.scripted import ScriptedModel
 from memcollab_cli.tasks import load_tasks
 
@@ -144,7 +144,7 @@ def test_two_merge_processes_into_one_bank(tmp_path):
 
 
 def test_an_interrupted_grade_says_nothing_was_saved(tmp_path, monkeypatch):
-    from memcollab_cli.pipeline import grade
+    from memcollab_cli.use import grade
 
     tasks = tmp_path / "tasks.jsonl"
     tasks.write_text(json.dumps({"id": "a", "question": "What is 2 + 3?", "answer": "5"}) + "\n")

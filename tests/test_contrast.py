@@ -4,11 +4,11 @@ import json
 
 import pytest
 
+from memcollab_cli.build import contrast as contrast_mod
+from memcollab_cli.build.contrast import contrast, log_path
 from memcollab_cli.errors import DataError
 from memcollab_cli.jsonl import read_jsonl, write_jsonl
 from memcollab_cli.memory.constraints import read_constraints
-from memcollab_cli.pipeline import contrast as contrast_mod
-from memcollab_cli.pipeline.contrast import contrast, log_path
 from memcollab_cli.runtime.scripted import ScriptedModel
 from memcollab_cli.tasks import Task
 

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from memcollab_cli.pipeline.evaluate import results_from_runs
+from memcollab_cli.use.evaluate import results_from_runs
 
 ROOT = Path(__file__).resolve().parents[1]
 

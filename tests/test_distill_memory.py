@@ -12,7 +12,7 @@ import json
 import pytest
 
 from memcollab_cli.agent import SolveParams
-from memcollab_cli.pipeline.distill import distill
+from memcollab_cli.build.distill import distill
 from memcollab_cli.runtime.base import Request
 from memcollab_cli.runtime.scripted import ScriptedModel
 from memcollab_cli.tasks import Task

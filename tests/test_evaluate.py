@@ -9,7 +9,8 @@ import pytest
 
 from memcollab_cli.errors import DataError, MemcollabError
 from memcollab_cli.jsonl import read_jsonl, write_jsonl
-from memcollab_cli.pipeline.evaluate import (
+from memcollab_cli.records import Trajectory
+from memcollab_cli.use.evaluate import (
     merge_runs,
     paired_arms,
     plan_conditions,
@@ -17,7 +18,6 @@ from memcollab_cli.pipeline.evaluate import (
     results_from_runs,
     run_path,
 )
-from memcollab_cli.records import Trajectory
 
 
 def record(model, condition, task_id, correct, benchmark="toy", turns=1, temperature=0.0):
@@ -72,7 +72,7 @@ def test_paired_arms_compares_any_two_conditions(tmp_path):
 def test_a_bank_is_also_paired_with_its_own_placebo(tmp_path):
     from rich.console import Console
 
-    from memcollab_cli.pipeline import report
+    from memcollab_cli.use import report
 
     path = tmp_path / "m.jsonl"  # placebo right on 0-5: the bank wins 6-8, loses 0-1
     write_jsonl(path, toy_runs() + [record("m", "placebo:bank", i, i < 6) for i in range(10)])
@@ -116,7 +116,7 @@ def test_difference_over_the_tasks_that_received_memory(tmp_path):
     assert bank.to_dict()["vs_none_with_memory"]["n"] == 4
     from rich.console import Console
 
-    from memcollab_cli.pipeline.report import routing_tables
+    from memcollab_cli.use.report import routing_tables
 
     console = Console(width=200, record=True, file=io.StringIO())
     for table in routing_tables(results_from_runs([path]), "m"):
@@ -236,7 +236,7 @@ def scripted(name="tiny"):
 
 
 def test_evaluate_bank_beats_none_and_placebo_ignores_category(toy):
-    from memcollab_cli.pipeline.evaluate import evaluate
+    from memcollab_cli.use.evaluate import evaluate
 
     model = scripted()
     started = []
@@ -262,7 +262,7 @@ def test_evaluate_bank_beats_none_and_placebo_ignores_category(toy):
 
 
 def test_rerun_with_one_more_bank_runs_only_that_bank(toy):
-    from memcollab_cli.pipeline.evaluate import evaluate
+    from memcollab_cli.use.evaluate import evaluate
 
     first = scripted()
     evaluate(first, toy["tasks"], toy["outdir"], {"mem": toy["bank"]})
@@ -295,9 +295,9 @@ def geometry_bank(path):
 def test_a_task_without_memory_takes_the_no_memory_transcript(toy):
     from rich.console import Console
 
-    from memcollab_cli.pipeline import report
-    from memcollab_cli.pipeline.evaluate import evaluate
     from memcollab_cli.runtime.scripted import ScriptedModel
+    from memcollab_cli.use import report
+    from memcollab_cli.use.evaluate import evaluate
 
     model = ScriptedModel(name="tiny", respond=respond_by_parity)
     bank = geometry_bank(toy["bank"].with_name("geo.jsonl"))
@@ -328,9 +328,9 @@ def test_a_task_without_memory_takes_the_no_memory_transcript(toy):
 
 
 def test_a_stand_in_needs_the_identical_prompt_and_can_be_refused(toy):
-    from memcollab_cli.pipeline.arms import ArmSettings
-    from memcollab_cli.pipeline.evaluate import evaluate
     from memcollab_cli.runtime.scripted import ScriptedModel
+    from memcollab_cli.use.arms import ArmSettings
+    from memcollab_cli.use.evaluate import evaluate
 
     bank = geometry_bank(toy["bank"].with_name("geo.jsonl"))
     evaluate(ScriptedModel(name="tiny", respond=respond_by_parity), toy["tasks"], toy["outdir"])
@@ -350,7 +350,7 @@ def test_a_stand_in_needs_the_identical_prompt_and_can_be_refused(toy):
 
 
 def test_edited_bank_is_not_mixed_with_old_results(toy):
-    from memcollab_cli.pipeline.evaluate import evaluate
+    from memcollab_cli.use.evaluate import evaluate
 
     evaluate(scripted(), toy["tasks"], toy["outdir"], {"mem": toy["bank"]})
     write_bank(toy["bank"], n_geometry=2)
@@ -359,8 +359,8 @@ def test_edited_bank_is_not_mixed_with_old_results(toy):
 
 
 def test_merged_shards_report_equals_unsharded(toy, tmp_path):
-    from memcollab_cli.pipeline.evaluate import evaluate
     from memcollab_cli.tasks import load_tasks
+    from memcollab_cli.use.evaluate import evaluate
 
     banks = {"mem": toy["bank"]}
     whole = evaluate(scripted(), toy["tasks"], tmp_path / "whole", banks, placebo=True)

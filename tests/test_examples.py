@@ -4,11 +4,11 @@ import pytest
 
 from memcollab_cli.errors import DataError
 from memcollab_cli.jsonl import read_jsonl, write_jsonl
-from memcollab_cli.pipeline.evaluate import evaluate
-from memcollab_cli.pipeline.examples import Examples
 from memcollab_cli.records import Trajectory
 from memcollab_cli.runtime.scripted import ScriptedModel
 from memcollab_cli.tasks import Task
+from memcollab_cli.use.evaluate import evaluate
+from memcollab_cli.use.examples import Examples
 
 
 def trajectory(task_id, problem, correct, reply):

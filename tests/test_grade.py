@@ -6,8 +6,8 @@ import pytest
 
 from memcollab_cli.errors import DataError, DataUnavailable
 from memcollab_cli.jsonl import read_jsonl
-from memcollab_cli.pipeline.grade import grade_samples
 from memcollab_cli.tasks import isolation, load_tasks
+from memcollab_cli.use.grade import grade_samples
 
 
 def _write(path, rows):

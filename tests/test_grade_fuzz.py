@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from memcollab_cli.pipeline.grade import MAX_LINE_BYTES
 from memcollab_cli.tasks import Task, check_code, extract_code
 from memcollab_cli.tasks.codecheck import MAX_CODE_CHARS, complete_solution, refusal
+from memcollab_cli.use.grade import MAX_LINE_BYTES
 
 PROJECT = Path(__file__).resolve().parents[1]
 TASK = {"id": "add", "question": "Write add(a, b).", "entry_point": "add", "domain": "code",
@@ -62,7 +62,7 @@ def test_grade_writes_back_every_line_with_a_reason_in_bounded_time_and_memory(t
     tasks, samples, out = tmp_path / "tasks.jsonl", tmp_path / "samples.jsonl", tmp_path / "out.jsonl"
     tasks.write_text(json.dumps(TASK) + "\n")
     names = _samples(samples)
-    code = ("from memcollab_cli.pipeline.grade import grade_samples\n"
+    code = ("from memcollab_cli.use.grade import grade_samples\n"
             f"grade_samples({str(tasks)!r}, {str(samples)!r}, {str(out)!r}, timeout=3)\n")  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(PROJECT)}
     start = time.monotonic()

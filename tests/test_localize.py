@@ -1,6 +1,6 @@
 """Where the wrong attempt leaves the reference: GSM8K steps, worked solutions, failing tests."""
 
-from memcollab_cli.pipeline.localize import (
+from memcollab_cli.build.localize import (
     first_departure,
     gsm8k_steps,
     locate,

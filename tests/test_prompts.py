@@ -8,9 +8,9 @@ from memcollab_cli import prompts
 from memcollab_cli.errors import PromptError
 
 # The keyword arguments each template's `.render(...)` call site passes (grep `.render(`):
-# agent/episode.py (solve_*, *_feedback, *_no_*), pipeline/recall.py (classify, memory_block),
-# pipeline/refine.py (memory_block), pipeline/examples.py, pipeline/contrast.py,
-# pipeline/choose.py (choose_entries).
+# agent/episode.py (solve_*, *_feedback, *_no_*), use/recall.py (classify, memory_block),
+# build/refine.py (memory_block), use/examples.py, build/contrast.py,
+# use/choose.py (choose_entries).
 PASSED = {
     "solve_math": {"memory"},
     "solve_code": {"memory"},

@@ -7,11 +7,11 @@ import pytest
 from typer.testing import CliRunner
 
 from memcollab_cli.agent import SolveParams
+from memcollab_cli.build import refine as refine_mod
+from memcollab_cli.build.refine import choose_tasks, refine, workdir_for
 from memcollab_cli.cli.main import app
 from memcollab_cli.errors import DataError
 from memcollab_cli.memory import MemoryEntry, read_bank, validate_bank, write_bank
-from memcollab_cli.pipeline import refine as refine_mod
-from memcollab_cli.pipeline.refine import choose_tasks, refine, workdir_for
 from memcollab_cli.runtime.scripted import ScriptedModel
 from memcollab_cli.tasks import Task
 
@@ -266,7 +266,7 @@ def test_the_default_model_is_the_bank_s_weak_model(bank):
 
 def test_a_labelled_pool_gives_every_entry_the_tasks_it_asks_for(tmp_path, monkeypatch):
     """The bank's cache labels only its sources; --pool has the labeller label the rest, once."""
-    from memcollab_cli.pipeline.refine import label_pool
+    from memcollab_cli.build.refine import label_pool
 
     monkeypatch.setattr(refine_mod, "load_tasks",
                         lambda benchmark, split, limit=None, mbpp_dir=None: gsm_tasks()[:limit])
@@ -310,7 +310,7 @@ def test_a_labelled_pool_gives_every_entry_the_tasks_it_asks_for(tmp_path, monke
 
 
 def test_a_pool_without_a_labeller_is_an_error(bank, tmp_path):
-    from memcollab_cli.pipeline.refine import label_pool
+    from memcollab_cli.build.refine import label_pool
 
     (tmp_path / "bank.work" / "categories.jsonl").unlink()
     unlabelled = [MemoryEntry.create(CAT, SUB, "adding", "carrying", "guessing")]

@@ -10,11 +10,11 @@ from memcollab_cli.errors import DataError
 from memcollab_cli.jsonl import read_jsonl, write_jsonl
 from memcollab_cli.memory import MemoryEntry
 from memcollab_cli.memory.problems import problem_hash
-from memcollab_cli.pipeline.arms import Arm
-from memcollab_cli.pipeline.recall import Memory
-from memcollab_cli.pipeline.routing import BankSources, NearestRouter, route_tasks
 from memcollab_cli.runtime.scripted import ScriptedModel
 from memcollab_cli.tasks import Task
+from memcollab_cli.use.arms import Arm
+from memcollab_cli.use.recall import Memory
+from memcollab_cli.use.routing import BankSources, NearestRouter, route_tasks
 
 TRAIN = {  # GSM8K-like: train ids restart at 0, like test ids
     "7": ("Ann buys 3 apples at 2 dollars each. How much does she pay?", ("Money & Shopping",
@@ -130,7 +130,7 @@ def test_self_routing_asks_the_solving_model():
 
 
 def test_routing_is_recorded_and_resuming_under_another_rule_is_refused(tmp_path):
-    from memcollab_cli.pipeline.solve import solve
+    from memcollab_cli.use.solve import solve
 
     bank = make_bank(tmp_path)
     solver = ScriptedModel(name="small", respond=lambda r: "\\boxed{6}")
@@ -171,17 +171,16 @@ def test_route_command_compares_the_rules(tmp_path, monkeypatch):
 
 def test_the_cli_offers_the_pipeline_rules_and_default():
     from memcollab_cli.cli import common
-    from memcollab_cli.pipeline import routing
-
     from memcollab_cli.memory.selection import DIRECT_RULES
+    from memcollab_cli.use import routing
 
     assert common.ROUTINGS == routing.ROUTINGS + DIRECT_RULES
     assert common.DEFAULT_ROUTING == routing.DEFAULT_ROUTING
 
 
 def test_labels_recorded_in_runs_fill_the_cache(tmp_path):
-    from memcollab_cli.pipeline.routing import labels_from_runs
     from memcollab_cli.records import Trajectory
+    from memcollab_cli.use.routing import labels_from_runs
 
     def rec(cond, question, label):
         return Trajectory(
@@ -217,8 +216,8 @@ def test_a_recorded_labeller_that_cannot_be_loaded_says_what_to_do(tmp_path):
 
 
 def test_a_bank_the_guard_cannot_read_is_named(tmp_path):
-    from memcollab_cli.pipeline.arms import UnguardedWarning
-    from memcollab_cli.pipeline.solve import solve
+    from memcollab_cli.use.arms import UnguardedWarning
+    from memcollab_cli.use.solve import solve
 
     bank = make_bank(tmp_path, with_hashes=False, with_workdir=False)
     solver = ScriptedModel(name="big", respond=lambda r: json.dumps(

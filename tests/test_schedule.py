@@ -10,10 +10,10 @@ import pytest
 from memcollab_cli.agent import SolveParams
 from memcollab_cli.jsonl import read_jsonl, write_jsonl
 from memcollab_cli.memory import MemoryEntry
-from memcollab_cli.pipeline.arms import SHIFTED, Arm, schedule
-from memcollab_cli.pipeline.evaluate import evaluate
 from memcollab_cli.runtime.scripted import ScriptedModel
 from memcollab_cli.tasks import Task, load_tasks
+from memcollab_cli.use.arms import SHIFTED, Arm, schedule
+from memcollab_cli.use.evaluate import evaluate
 
 CATEGORY, SUBCATEGORY = "Prealgebra", "Order of Operations & Arithmetic"
 
@@ -130,7 +130,7 @@ def test_tasks_run_in_input_order_whatever_memory_they_get(tmp_path):
                                        "neg": "b"}]) for i in range(6)]
     write_jsonl(bank, [e.to_dict() for e in sorted(entries, key=lambda e: e.id)])
     model = NeighbourModel()
-    from memcollab_cli.pipeline.solve import solve
+    from memcollab_cli.use.solve import solve
 
     solve(model, tasks, tmp_path / "out.jsonl", arm=Arm(bank=bank, top_p=1),
           params=SolveParams(parallel=2))

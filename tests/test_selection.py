@@ -11,12 +11,12 @@ from memcollab_cli.jsonl import read_jsonl, write_jsonl
 from memcollab_cli.memory import MemoryEntry, write_bank
 from memcollab_cli.memory.problems import problem_hash
 from memcollab_cli.memory.selection import ClauseMatcher, GoldSet
-from memcollab_cli.pipeline.arms import Arm
-from memcollab_cli.pipeline.choose import choose_entries
-from memcollab_cli.pipeline.gold_report import RuleScore, label_accuracy, score_rules
-from memcollab_cli.pipeline.solve import solve
 from memcollab_cli.runtime.scripted import ScriptedModel
 from memcollab_cli.tasks import Task
+from memcollab_cli.use.arms import Arm
+from memcollab_cli.use.choose import choose_entries
+from memcollab_cli.use.gold_report import RuleScore, label_accuracy, score_rules
+from memcollab_cli.use.solve import solve
 
 PERCENT = MemoryEntry.create("Percentages & Discounts", "Percent of a Quantity",
                              "a percent of an amount is asked", "multiplying by p/100",

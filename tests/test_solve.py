@@ -6,10 +6,10 @@ import pytest
 
 from memcollab_cli.agent import SolveParams
 from memcollab_cli.errors import DataError
-from memcollab_cli.pipeline.solve import solve
 from memcollab_cli.records import Trajectory
 from memcollab_cli.runtime.scripted import ScriptedModel
 from memcollab_cli.tasks import Task
+from memcollab_cli.use.solve import solve
 
 TASKS = [Task(id=str(i), benchmark="toy", domain="math", question=f"What is {i} + {i}?", answer=str(2 * i))
          for i in range(4)]

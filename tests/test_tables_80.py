@@ -110,8 +110,8 @@ def test_eval_tables_of_the_600_task_study(recorder):
 
 def test_eval_labels_of_named_banks(recorder, monkeypatch):
     # NAME=PATH labels, the longest a study uses: "placebo:collab-cross.refined" (28 characters)
-    from memcollab_cli.pipeline import report
-    from memcollab_cli.pipeline.evaluate import results_from_runs
+    from memcollab_cli.use import report
+    from memcollab_cli.use.evaluate import results_from_runs
 
     labels = {"collab-cross.refined": "collab-cross.refined",
               "placebo:collab-cross": "placebo:collab-cross.refined"}
@@ -130,8 +130,8 @@ def test_transfer_tables_of_both_studies(recorder):
 
 
 def test_transfer_with_three_models_splits_the_table():
-    from memcollab_cli.pipeline import report
-    from memcollab_cli.pipeline.evaluate import results_from_runs
+    from memcollab_cli.use import report
+    from memcollab_cli.use.evaluate import results_from_runs
 
     result = results_from_runs(sorted((STUDY / "eval").glob("*.jsonl.gz")))
     result.models.append("smollm2-135m")  # a third column: no cells, shown as "–"

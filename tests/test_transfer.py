@@ -8,9 +8,9 @@ from typer.testing import CliRunner
 
 from memcollab_cli.cli import eval_cmd, transfer_cmd
 from memcollab_cli.jsonl import write_jsonl
-from memcollab_cli.pipeline import report
-from memcollab_cli.pipeline.evaluate import results_from_runs
 from memcollab_cli.records import Trajectory
+from memcollab_cli.use import report
+from memcollab_cli.use.evaluate import results_from_runs
 
 
 def record(model, condition, task_id, correct, benchmark="toy"):
@@ -113,9 +113,9 @@ def toy_setup(tmp_path, labeller=""):
 
 
 def test_transfer_loads_one_model_at_a_time(tmp_path):
-    from memcollab_cli.pipeline.transfer import transfer
     from memcollab_cli.runtime.scripted import ScriptedModel
     from memcollab_cli.tasks import load_tasks
+    from memcollab_cli.use.transfer import transfer
 
     tasks_file, bank = toy_setup(tmp_path)
     events = []

@@ -14,12 +14,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from memcollab_cli.build.contrast import log_path
+from memcollab_cli.build.vocabulary import benchmark_vocabulary
 from memcollab_cli.jsonl import stream_jsonl
 from memcollab_cli.memory.bank import constraint_sentence
 from memcollab_cli.memory.constraints import FIELDS, clean_constraint, read_constraints, task_objects
 from memcollab_cli.memory.substance import empty_field, mirror_image, problem_note
-from memcollab_cli.pipeline.contrast import log_path
-from memcollab_cli.pipeline.vocabulary import benchmark_vocabulary
 
 RULES = ("mirror image", "task's objects", "problem note", "empty generality")
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from memcollab_cli.build.contrast import log_path
+from memcollab_cli.build.vocabulary import benchmark_vocabulary
 from memcollab_cli.jsonl import append_jsonl, read_jsonl
 from memcollab_cli.memory import (
     Constraint,
@@ -25,11 +27,9 @@ from memcollab_cli.memory import (
     write_bank,
 )
 from memcollab_cli.memory.problems import problem_hash
-from memcollab_cli.pipeline.contrast import log_path
-from memcollab_cli.pipeline.recall import classify
-from memcollab_cli.pipeline.vocabulary import benchmark_vocabulary
 from memcollab_cli.runtime.base import Model
 from memcollab_cli.tasks import Task
+from memcollab_cli.use.routing import classify
 
 
 @dataclass

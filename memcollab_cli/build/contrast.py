@@ -28,14 +28,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from memcollab_cli import prompts
+from memcollab_cli.build.localize import Hint, locate, reference_task
+from memcollab_cli.build.review import Reviewer, parse_reply
+from memcollab_cli.build.transcript import attempt_text, task_text
+from memcollab_cli.build.vocabulary import benchmark_vocabulary
 from memcollab_cli.errors import DataError
 from memcollab_cli.jsonl import append_jsonl, repair_tail, sha256_text, stream_jsonl, write_jsonl
 from memcollab_cli.memory import constraint_schema, make_pairs
 from memcollab_cli.memory.constraints import problem_words
-from memcollab_cli.pipeline.localize import Hint, locate, reference_task
-from memcollab_cli.pipeline.review import Reviewer, parse_reply
-from memcollab_cli.pipeline.transcript import attempt_text, task_text
-from memcollab_cli.pipeline.vocabulary import benchmark_vocabulary
 from memcollab_cli.records import read_trajectories
 from memcollab_cli.runtime.base import Model, Request
 

@@ -25,13 +25,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from memcollab_cli.agent import SolveParams
+from memcollab_cli.build.bank_build import build_bank
+from memcollab_cli.build.contrast import contrast, summarize_successes
 from memcollab_cli.errors import MemcollabError
-from memcollab_cli.pipeline.bank_build import build_bank
-from memcollab_cli.pipeline.contrast import contrast, summarize_successes
-from memcollab_cli.pipeline.evaluate import run_path
-from memcollab_cli.pipeline.solve import solve
 from memcollab_cli.runtime.base import Model
 from memcollab_cli.tasks import Task
+from memcollab_cli.use.evaluate import run_path
+from memcollab_cli.use.solve import solve
 
 MODES = ("collab", "self", "self-contrast")
 SELF_CONTRAST_TEMPERATURE = 0.7

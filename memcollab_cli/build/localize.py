@@ -21,8 +21,8 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from memcollab_cli.build.transcript import attempt_text, task_text
 from memcollab_cli.errors import MemcollabError
-from memcollab_cli.pipeline.transcript import attempt_text, task_text
 from memcollab_cli.tasks import Task
 from memcollab_cli.tasks.data import BENCHMARKS, load_tasks
 

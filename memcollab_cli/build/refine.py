@@ -48,10 +48,10 @@ from memcollab_cli.jsonl import append_jsonl, read_jsonl, repair_tail, sha256_te
 from memcollab_cli.memory import MemoryEntry, read_bank, render_memory_block, write_bank
 from memcollab_cli.memory.bank import sort_key
 from memcollab_cli.memory.retrieval import tokenize
-from memcollab_cli.pipeline.routing import BankSources, route_tasks, work_dir
 from memcollab_cli.records import Trajectory, stream_trajectories
 from memcollab_cli.runtime.base import Model, runtime_facts
 from memcollab_cli.tasks import Task, load_tasks
+from memcollab_cli.use.routing import BankSources, route_tasks, work_dir
 
 TRIAL = "entry"
 AGAINST = ("none", "placebo")

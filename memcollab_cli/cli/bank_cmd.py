@@ -150,8 +150,8 @@ def blame(
 
       memcollab bank blame banks/gsm8k/collab-same.jsonl banks/gsm8k/eval/qwen2.5-coder-0.5b.jsonl.gz
     """
-    from memcollab_cli.pipeline.blame import blame as blame_entries
-    from memcollab_cli.pipeline.report import p_value
+    from memcollab_cli.use.blame import blame as blame_entries
+    from memcollab_cli.use.report import p_value
 
     with common.user_errors():
         found = blame_entries(bank, runs, model)

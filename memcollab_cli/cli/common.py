@@ -162,7 +162,7 @@ Outdir = Annotated[Path, typer.Option(
 
 # -- memory arms: routing, worked examples, the noise floor (solve, eval, transfer) ---------------
 
-# as pipeline.routing.ROUTINGS + memory.selection.DIRECT_RULES (not imported: startup)
+# as use.routing.ROUTINGS + memory.selection.DIRECT_RULES (not imported: startup)
 ROUTINGS = ("self", "labeller", "nearest", "gold", "lexical", "global", "choose")
 DEFAULT_ROUTING = "labeller"
 

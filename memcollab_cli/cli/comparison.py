@@ -35,7 +35,7 @@ def report_selection(banks: dict[str, Path], placebo: bool, examples=None, noise
     (with the arms asked for)."""
     if not banks:
         return None, None
-    from memcollab_cli.pipeline.evaluate import plan_conditions
+    from memcollab_cli.use.evaluate import plan_conditions
 
     plan = plan_conditions(banks, settings=arm_settings(placebo, examples=examples,
                                                         noise_floor=noise_floor, routing=routing))
@@ -47,7 +47,7 @@ def results_from_files(files: list[Path], models: list[str] | None, banks: dict[
                        noise_floor: bool = False, routing: str = DEFAULT_ROUTING):
     """The report from trajectory files: the --bank conditions (all when none are named), on the
     selected tasks when a --benchmark is given."""
-    from memcollab_cli.pipeline.evaluate import results_from_runs
+    from memcollab_cli.use.evaluate import results_from_runs
 
     if not selection.benchmark and (selection.limit or selection.ids or selection.shard):
         # without it the selection would be ignored and the report mix task sets silently
@@ -64,7 +64,7 @@ def arm_settings(placebo: bool, top_p: int = 3, model_filter: bool = False,
                  noise_floor: bool = False, engine: common.Engine | None = None,
                  reuse: bool = True, gold: Path | None = None, threshold: float | None = None):
     """The arms every model of `eval`/`transfer` runs, from the command's options."""
-    from memcollab_cli.pipeline.arms import ArmSettings
+    from memcollab_cli.use.arms import ArmSettings
 
     return ArmSettings(placebo=placebo, top_p=top_p, model_filter=model_filter, routing=routing,
                        labeller=labeller or "", gold=gold, threshold=threshold,
@@ -90,7 +90,7 @@ def condition_progress():
 
 def write_plot(result, path: Path) -> None:
     """`--plot FILE.png`: the forest plot, and where it went (on stderr)."""
-    from memcollab_cli.pipeline.report import forest_png
+    from memcollab_cli.use.report import forest_png
 
     forest_png(result, path)
     common.err_console().print(f"Wrote forest plot to {path}", markup=False)

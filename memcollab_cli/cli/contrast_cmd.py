@@ -54,8 +54,8 @@ def contrast(
 
       memcollab contrast runs/qwen05.jsonl runs/smol.jsonl -s qwen2.5-coder-0.5b -o constraints.jsonl
     """
+    from memcollab_cli.build.contrast import contrast as run_contrast
     from memcollab_cli.memory import POLICIES
-    from memcollab_cli.pipeline.contrast import contrast as run_contrast
 
     with common.user_errors():
         if policy not in POLICIES:

@@ -67,7 +67,7 @@ def distill(
 
       memcollab distill --strong qwen2.5-coder-1.5b --mode self -n 100 -o banks/self-qwen15.jsonl
     """
-    from memcollab_cli.pipeline.distill import distill as run_distill
+    from memcollab_cli.build.distill import distill as run_distill
 
     with common.user_errors():
         run = common.run_options(

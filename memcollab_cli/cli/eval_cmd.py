@@ -102,8 +102,8 @@ def eval_(
           -b gsm8k --split test -n 600 --bank collab-cross=banks/gsm8k/collab-cross.jsonl \\
           --placebo --noise-floor --plot forest.png
     """
-    from memcollab_cli.pipeline import report
-    from memcollab_cli.pipeline.evaluate import merge_runs
+    from memcollab_cli.use import report
+    from memcollab_cli.use.evaluate import merge_runs
 
     check_mode([model] if model else [], benchmark, runs, from_runs, merge is not None)
     banks = common.parse_banks(bank)
@@ -143,7 +143,7 @@ def eval_(
 
 def _run(model: str, banks: dict, outdir: Path, run: common.RunOptions, settings):
     from memcollab_cli.cli.progress import stage_progress
-    from memcollab_cli.pipeline.evaluate import evaluate, plan_conditions
+    from memcollab_cli.use.evaluate import evaluate, plan_conditions
 
     tasks = run.selection.load()
     plan = plan_conditions(banks, settings=settings)  # bad banks fail before the model loads

@@ -33,7 +33,7 @@ def grade(
       memcollab grade answers.jsonl -b gsm8k --json
     """
     from memcollab_cli.jsonl import is_gzip_name, jsonl_stem
-    from memcollab_cli.pipeline.grade import grade_samples
+    from memcollab_cli.use.grade import grade_samples
 
     suffix = "_results.jsonl.gz" if is_gzip_name(samples) else "_results.jsonl"
     out = out or samples.with_name(jsonl_stem(samples) + suffix)

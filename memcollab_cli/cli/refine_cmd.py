@@ -66,9 +66,9 @@ def refine(
           -o banks/gsm8k/collab-cross.refined.jsonl --tasks-per-entry 16 --pool 500 -p 4
     """
     from memcollab_cli.agent import SolveParams
+    from memcollab_cli.build.refine import check_training_split, label_pool
+    from memcollab_cli.build.refine import refine as run_refine
     from memcollab_cli.memory import read_bank
-    from memcollab_cli.pipeline.refine import check_training_split, label_pool
-    from memcollab_cli.pipeline.refine import refine as run_refine
 
     with common.user_errors():
         check_training_split(str(benchmark), split)  # before loading a model

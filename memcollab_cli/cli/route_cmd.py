@@ -94,8 +94,8 @@ def route(
         return
     if model is None:
         raise typer.BadParameter("required unless scoring against --gold", param_hint="'--model'")
-    from memcollab_cli.pipeline.route_compare import compare_rules
-    from memcollab_cli.pipeline.routing import labels_from_runs
+    from memcollab_cli.use.route_compare import compare_rules
+    from memcollab_cli.use.routing import labels_from_runs
 
     rules = rule or list(common.ROUTINGS[:3])
     for r in rules:
@@ -133,7 +133,7 @@ def _fill_choices(bank: Path, selection: common.Selection, outdir: Path, chooser
                   top_p: int, n_ctx: int, gpu_layers, chat_format, threads) -> None:
     from memcollab_cli.cli.progress import stage_progress
     from memcollab_cli.memory import read_bank
-    from memcollab_cli.pipeline.choose import choose_entries
+    from memcollab_cli.use.choose import choose_entries
 
     engine = common.Engine(n_ctx=n_ctx, gpu_layers=gpu_layers, chat_format=chat_format,
                            threads=threads)
@@ -141,7 +141,8 @@ def _fill_choices(bank: Path, selection: common.Selection, outdir: Path, chooser
     for chooser in choosers:
         with stage_progress(f"choose · {chooser}", len(tasks)) as advance:
             choose_entries(chooser, engine.open_labeller, entries, tasks,
-                           Path(outdir) / "choices.jsonl", k=top_p, on_task=lambda: advance(chooser))
+                           Path(outdir) / "choices.jsonl", k=top_p,
+                           on_task=lambda name=chooser: advance(name))
 
 
 def _gold_report(bank: Path, gold_path: Path, selection: common.Selection, outdir: Path,
@@ -149,8 +150,8 @@ def _gold_report(bank: Path, gold_path: Path, selection: common.Selection, outdi
                  top_p: int) -> dict:
     from memcollab_cli.memory import read_bank
     from memcollab_cli.memory.selection import GoldSet
-    from memcollab_cli.pipeline import gold_report as gr
     from memcollab_cli.tasks import load_tasks
+    from memcollab_cli.use import gold_report as gr
 
     entries = read_bank(bank)
     gold = GoldSet.read(gold_path, [e.id for e in entries])

@@ -64,8 +64,8 @@ def solve(
       memcollab solve -m qwen2.5-coder-0.5b -b gsm8k -n 50 -o runs/ex.jsonl \\
           --examples banks/gsm8k/runs/qwen2.5-coder-1.5b.jsonl.gz
     """
-    from memcollab_cli.pipeline.arms import Arm
-    from memcollab_cli.pipeline.solve import solve as run_solve
+    from memcollab_cli.use.arms import Arm
+    from memcollab_cli.use.solve import solve as run_solve
 
     if examples and bank is not None:
         raise typer.BadParameter("give --bank or --examples, not both", param_hint="'--examples'")

@@ -88,7 +88,7 @@ def transfer(
     Report from trajectory files (shards are read together, no merge needed):
       memcollab transfer --from-runs runs/s0/*.jsonl runs/s1/*.jsonl --json
     """
-    from memcollab_cli.pipeline import report
+    from memcollab_cli.use import report
 
     check_mode(model or [], benchmark, runs, from_runs, False)
     if markdown and json_:
@@ -127,8 +127,8 @@ def transfer(
 
 def _run(models: list[str], banks: dict, outdir: Path, run: common.RunOptions, settings):
     from memcollab_cli.cli.progress import stage_progress
-    from memcollab_cli.pipeline.evaluate import plan_conditions
-    from memcollab_cli.pipeline.transfer import transfer as run_transfer
+    from memcollab_cli.use.evaluate import plan_conditions
+    from memcollab_cli.use.transfer import transfer as run_transfer
 
     tasks = run.selection.load()
     total = len(tasks) * len(plan_conditions(banks, settings=settings))

@@ -8,7 +8,7 @@
 - `retrieval`: category-filtered TF-IDF retrieval and the random placebo;
 - `diff`: entry-level differences between two banks.
 
-Model calls (contrast, classification, solving) live in the pipeline, on top of these.
+Model calls (contrast, classification, solving) live in `build/` and `use/`, on top of these.
 """
 
 from memcollab_cli.memory.bank import (

@@ -1,6 +1,6 @@
 """Choosing a task's entries without filing it under a label: the gold set, and matching `when`.
 
-Category routing (`pipeline.routing`) asks a model to file a task under one of the taxonomy's
+Category routing (`use.routing`) asks a model to file a task under one of the taxonomy's
 subcategories and hands it that bucket's entries. The rules here skip the label and pick entries
 by whether their `when` clause fits the problem:
 
@@ -10,7 +10,7 @@ by whether their `when` clause fits the problem:
   only), every entry at or above a threshold, best first. No model call.
 - `global`: the same over the whole constraint sentence: the paper's global top-p retrieval,
   with the threshold that lets a task receive nothing.
-- `choose`: a model reads every `when` clause and names those that hold (`pipeline.choose`).
+- `choose`: a model reads every `when` clause and names those that hold (`use.choose`).
 
 A gold file is JSONL, one line per task: {"benchmark", "split", "task_id", "problem" (its
 `problem_hash`), "applies": [entry ids], "why": optional reasons}. Tasks are matched by problem hash, so a gold file

@@ -24,9 +24,9 @@ from memcollab_cli.agent import Episode, SolveParams
 from memcollab_cli.errors import DataError
 from memcollab_cli.jsonl import jsonl_stem, sha256_file
 from memcollab_cli.memory.selection import DIRECT_RULES
-from memcollab_cli.pipeline.routing import DEFAULT_ROUTING
 from memcollab_cli.runtime.base import Model
 from memcollab_cli.tasks import Task
+from memcollab_cli.use.routing import DEFAULT_ROUTING
 
 
 class UnguardedWarning(UserWarning):
@@ -129,8 +129,8 @@ def prepare_episodes(model: Model, tasks: list[Task], params: SolveParams, arm: 
     if arm.bank is None:
         extra = {"schedule": SHIFTED} if arm.schedule == SHIFTED else {}
         return [Episode(t, params, "", {"name": cond, **extra}, model_info) for t in tasks]
-    from memcollab_cli.pipeline.recall import Memory
-    from memcollab_cli.pipeline.routing import labels_path, route_tasks
+    from memcollab_cli.use.recall import Memory
+    from memcollab_cli.use.routing import labels_path, route_tasks
 
     memory = Memory(arm.bank, top_p=arm.top_p, model_filter=model.name if arm.model_filter else None,
                     placebo=arm.placebo, seed=params.seed)
@@ -199,7 +199,7 @@ def _choices(model: Model, tasks, arm: Arm, entries, out: Path) -> tuple[dict, s
     """The chooser's picks per task (--labeller, else the solving model), cached beside `out`."""
     from contextlib import closing, nullcontext
 
-    from memcollab_cli.pipeline.choose import choices_path, choose_entries
+    from memcollab_cli.use.choose import choices_path, choose_entries
 
     chooser = arm.labeller or model.name
 
@@ -216,7 +216,7 @@ def _choices(model: Model, tasks, arm: Arm, entries, out: Path) -> tuple[dict, s
 
 
 def _example_episodes(tasks, params, arm: Arm, model_info: dict) -> list[Episode]:
-    from memcollab_cli.pipeline.examples import Examples
+    from memcollab_cli.use.examples import Examples
 
     examples = Examples(arm.examples, k=arm.k_examples)
     sha = examples.sha256

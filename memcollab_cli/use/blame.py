@@ -20,9 +20,9 @@ from pathlib import Path
 
 from memcollab_cli.errors import DataError
 from memcollab_cli.memory import read_bank
-from memcollab_cli.pipeline.arms import NONE, PLACEBO, bank_sha256
-from memcollab_cli.pipeline.results import read_runs
 from memcollab_cli.stats import mcnemar_exact
+from memcollab_cli.use.arms import NONE, PLACEBO, bank_sha256
+from memcollab_cli.use.results import read_runs
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,8 @@ from pathlib import Path
 
 from memcollab_cli.errors import DataError, MemcollabError
 from memcollab_cli.jsonl import jsonl_stem, repair_tail
-from memcollab_cli.pipeline.arms import (
+from memcollab_cli.records import stream_trajectories
+from memcollab_cli.use.arms import (
     EXAMPLES,
     NOISE_FLOOR,
     NONE,
@@ -31,7 +32,7 @@ from memcollab_cli.pipeline.arms import (
     ArmSettings,
     bank_sha256,
 )
-from memcollab_cli.pipeline.results import (  # noqa: F401  (re-exported: the public names)
+from memcollab_cli.use.results import (  # noqa: F401  (re-exported: the public names)
     FORMAT,
     PLACEBO,
     ConditionResult,
@@ -42,7 +43,6 @@ from memcollab_cli.pipeline.results import (  # noqa: F401  (re-exported: the pu
     read_runs,
     results_from_runs,
 )
-from memcollab_cli.records import stream_trajectories
 
 # ---------------------------------------------------------------------------------------------
 # running
@@ -141,7 +141,7 @@ def evaluate(model, tasks: list, outdir: str | Path,
     (summary.skipped = tasks reused), `on_record(trajectory, summary)` after each new one.
     """
     from memcollab_cli.agent import SolveParams
-    from memcollab_cli.pipeline.solve import solve
+    from memcollab_cli.use.solve import solve
 
     params = params or SolveParams()
     plan = plan_conditions(banks, settings=settings or ArmSettings(**options))

@@ -102,11 +102,11 @@ def hand_labels(path: Path) -> dict[str, Label]:
 
 def cached_picks(cache: Path, entries: Sequence[MemoryEntry], tasks: Sequence[Task]
                  ) -> dict[str, dict[str, list[str]]]:
-    """{chooser: {task id: entry ids}} from a choices cache (`pipeline.choose`), for this bank's
+    """{chooser: {task id: entry ids}} from a choices cache (`use.choose`), for this bank's
     situations under the current prompt."""
     from memcollab_cli import prompts
     from memcollab_cli.jsonl import sha256_text
-    from memcollab_cli.pipeline.choose import cached_choices, situations
+    from memcollab_cli.use.choose import cached_choices, situations
 
     key, prompt = sha256_text(situations(entries))[:12], prompts.load("choose_entries").hash
     out: dict[str, dict[str, list[str]]] = {}

@@ -1,7 +1,6 @@
 """Task-aware retrieval at solve time: a task is labelled (see `routing`), the bank answers.
 
-Classification is a model call constrained to the taxonomy's names by a JSON schema, so a small
-model cannot invent a category. Retrieval itself (filter, TF-IDF rank, fallback, leakage guard)
+Retrieval itself (filter, TF-IDF rank, fallback, leakage guard)
 lives in `memory.retrieval`; the guard compares problem identities (`memory.problems`), taken
 from the sources themselves or, for older banks, from the problem texts in the bank's work
 directory.
@@ -9,7 +8,6 @@ directory.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,40 +15,13 @@ from memcollab_cli import prompts
 from memcollab_cli.memory import (
     MemoryEntry,
     Retriever,
-    Taxonomy,
     random_entries,
     read_bank,
     render_memory_block,
 )
 from memcollab_cli.memory.problems import task_guard_keys
 from memcollab_cli.memory.retrieval import entry_guard_keys
-from memcollab_cli.runtime.base import Model, Request
 from memcollab_cli.tasks import Task
-
-CLASSIFY_TOKENS = 64
-
-
-def classify(model: Model, tasks: list[Task], taxonomy: Taxonomy, parallel: int = 1) -> dict[str, tuple[str, str]]:
-    """(category, subcategory) for each task id, as the given model sees it."""
-    template = prompts.load("classify")
-    schema = taxonomy.schema()
-    requests = [Request(messages=[{"role": "user", "content": template.render(
-        taxonomy=taxonomy.render(), problem=t.question)}], max_tokens=CLASSIFY_TOKENS,
-        temperature=0.0, seed=42, json_schema=schema) for t in tasks]
-    out: dict[str, tuple[str, str]] = {}
-    for start in range(0, len(requests), max(1, parallel)):
-        batch = requests[start:start + max(1, parallel)]
-        for task, completion in zip(tasks[start:start + len(batch)], model.complete_many(batch), strict=True):
-            out[task.id] = taxonomy.normalize(*_parse_classification(completion.text))
-    return out
-
-
-def _parse_classification(text: str) -> tuple[str, str]:
-    try:
-        obj = json.loads(text)
-        return str(obj.get("category", "")), str(obj.get("subcategory", ""))
-    except (json.JSONDecodeError, AttributeError):
-        return "", ""  # normalize() maps unknowns to the fallback category
 
 
 @dataclass
@@ -67,7 +38,7 @@ class Memory:
 
     def __init__(self, bank_path: Path, top_p: int = 3, model_filter: str | None = None,
                  placebo: bool = False, seed: int = 42):
-        from memcollab_cli.pipeline.routing import BankSources
+        from memcollab_cli.use.routing import BankSources
 
         self.path = Path(bank_path)
         self.entries = read_bank(self.path)

@@ -23,9 +23,9 @@ from rich.text import Text
 
 from memcollab_cli.errors import MemcollabError
 from memcollab_cli.jsonl import atomic_open
-from memcollab_cli.pipeline.arms import EXAMPLES, NOISE_FLOOR, NONE
-from memcollab_cli.pipeline.results import ConditionResult, EvalResult
 from memcollab_cli.stats import PairedDifference
+from memcollab_cli.use.arms import EXAMPLES, NOISE_FLOOR, NONE
+from memcollab_cli.use.results import ConditionResult, EvalResult
 
 # ---------------------------------------------------------------------------------------------
 # number formats: accuracy in percent, differences in percentage points

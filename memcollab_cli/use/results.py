@@ -23,14 +23,14 @@ from pathlib import Path
 
 from memcollab_cli.errors import DataError
 from memcollab_cli.jsonl import write_jsonl
-from memcollab_cli.pipeline.arms import EXAMPLES, NOISE_FLOOR, NONE, PLACEBO
-from memcollab_cli.pipeline.routing_stats import agreements, labels_of, routing_facts
 from memcollab_cli.records import stream_trajectories
 from memcollab_cli.stats import (
     PairedDifference,
     paired_difference,
     wilson_interval,
 )
+from memcollab_cli.use.arms import EXAMPLES, NOISE_FLOOR, NONE, PLACEBO
+from memcollab_cli.use.routing_stats import agreements, labels_of, routing_facts
 
 FORMAT = "memcollab.eval/1"
 

@@ -12,10 +12,10 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 
-from memcollab_cli.pipeline.recall import Memory
-from memcollab_cli.pipeline.routing import agreement, route_tasks
 from memcollab_cli.runtime.base import Model
 from memcollab_cli.tasks import Task
+from memcollab_cli.use.recall import Memory
+from memcollab_cli.use.routing import agreement, route_tasks
 
 
 def compare_rules(model: Model, tasks: Sequence[Task], bank: Path, rules: Sequence[str],

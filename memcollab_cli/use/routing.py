@@ -12,6 +12,9 @@ it asks a question the bank files under another name. Three rules:
 - `nearest`: the label of the most similar training task the bank knows (its sources and its
   classification cache), by TF-IDF over problem text. No model call.
 
+Classification (`classify`) is a model call constrained to the taxonomy's names by a JSON schema,
+so a small model cannot invent a category.
+
 `BankSources` reads what a bank knows about its training tasks from its work directory
 (`NAME.work/`: the contrast log holds each source's problem text, `categories.jsonl` the
 labeller's labels) and, where a source carries it, from the bank itself.
@@ -19,19 +22,47 @@ labeller's labels) and, where a source carries it, from the bank itself.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, closing, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from memcollab_cli import prompts
 from memcollab_cli.errors import DataError, ModelError
 from memcollab_cli.jsonl import append_jsonl, read_jsonl, repair_tail
 from memcollab_cli.memory import MemoryEntry, Taxonomy, load_taxonomy, taxonomy_for_benchmark
 from memcollab_cli.memory.problems import ProblemIndex, problem_hash
 from memcollab_cli.memory.taxonomy import OTHER
-from memcollab_cli.runtime.base import Model
+from memcollab_cli.runtime.base import Model, Request
 from memcollab_cli.tasks import Task
+
+CLASSIFY_TOKENS = 64
+
+
+def classify(model: Model, tasks: list[Task], taxonomy: Taxonomy, parallel: int = 1) -> dict[str, tuple[str, str]]:
+    """(category, subcategory) for each task id, as the given model sees it."""
+    template = prompts.load("classify")
+    schema = taxonomy.schema()
+    requests = [Request(messages=[{"role": "user", "content": template.render(
+        taxonomy=taxonomy.render(), problem=t.question)}], max_tokens=CLASSIFY_TOKENS,
+        temperature=0.0, seed=42, json_schema=schema) for t in tasks]
+    out: dict[str, tuple[str, str]] = {}
+    for start in range(0, len(requests), max(1, parallel)):
+        batch = requests[start:start + max(1, parallel)]
+        for task, completion in zip(tasks[start:start + len(batch)], model.complete_many(batch), strict=True):
+            out[task.id] = taxonomy.normalize(*_parse_classification(completion.text))
+    return out
+
+
+def _parse_classification(text: str) -> tuple[str, str]:
+    try:
+        obj = json.loads(text)
+        return str(obj.get("category", "")), str(obj.get("subcategory", ""))
+    except (json.JSONDecodeError, AttributeError):
+        return "", ""  # normalize() maps unknowns to the fallback category
+
 
 ROUTINGS = ("self", "labeller", "nearest")  # by label; memory.selection has the direct rules
 DEFAULT_ROUTING = "labeller"
@@ -152,8 +183,6 @@ def route_tasks(rule: str, model: Model, tasks: Sequence[Task], sources: BankSou
                 on_label: Callable[[int], None] | None = None) -> tuple[dict[str, Label], str]:
     """(labels by task id, who labelled) under `rule`; see the module docstring. `on_label`
     follows each labeller call (`labeller_labels`)."""
-    from memcollab_cli.pipeline.recall import classify
-
     if rule == "nearest":
         router = NearestRouter(sources, where)
         return {t.id: router.label(t) for t in tasks}, "nearest"

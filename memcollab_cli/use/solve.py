@@ -24,10 +24,10 @@ from memcollab_cli.agent.episode import solve_prompt_hash
 from memcollab_cli.errors import DataError
 from memcollab_cli.filelock import hold_lock
 from memcollab_cli.jsonl import append_jsonl, repair_tail
-from memcollab_cli.pipeline.arms import Arm, prepare_episodes, recorded_routing, schedule
 from memcollab_cli.records import Trajectory, stream_trajectories
 from memcollab_cli.runtime.base import Model, runtime_facts
 from memcollab_cli.tasks import Task
+from memcollab_cli.use.arms import Arm, prepare_episodes, recorded_routing, schedule
 
 
 @dataclass

@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-from memcollab_cli.pipeline.arms import ArmSettings
-from memcollab_cli.pipeline.evaluate import (
+from memcollab_cli.use.arms import ArmSettings
+from memcollab_cli.use.evaluate import (
     EvalResult,
     evaluate,
     plan_conditions,
