@@ -48,7 +48,7 @@ HOSTILE_TEXT = {
 
 def _samples(path: Path) -> list[str]:
     names, lines = [], []
-    for i, (name, text) in enumerate([("honest first", HONEST), *HOSTILE_TEXT.items(), ("honest last", HONEST)]):
+    for name, text in [("honest first", HONEST), *HOSTILE_TEXT.items(), ("honest last", HONEST)]:
         names.append(name)
         if isinstance(text, bytes):
             lines.append(text)
