@@ -93,12 +93,14 @@ def test_grade_writes_back_every_line_with_a_reason_in_bounded_time_and_memory(t
 
 
 def test_the_extractor_is_linear_on_pathological_fences():
+    # The quadratic pattern took 42 s on the first input and about 12 minutes on a 1 MB line; a
+    # linear scan takes milliseconds. The bound is loose so a loaded CI machine cannot fail it.
     for text in [("```" + "a" * 2000) * 120, ("```" + "a" * 2000) * 500, "```py " + "`" * 1_000_000,
                  "```\n" * 300_000, ("`" * 2 + "a") * 300_000]:  # fmt: skip
         start = time.monotonic()
         extract_code(text)
         extract_code(text, require_block=True)
-        assert time.monotonic() - start < 1.0, len(text)
+        assert time.monotonic() - start < 10.0, len(text)
 
 
 def test_the_extractor_keeps_what_the_old_pattern_found():
