@@ -14,7 +14,7 @@ the way down, of exact builtin value types, so no `__eq__` of the program's, no 
 one); the tests run with their own copy of the builtins, and a solution's global that shadows a
 builtin (`def abs`, `def range`) is not visible to them unless it is the function under test;
 tracing and profiling are switched off. What a program can still do from inside its own process (walk frames, search
-memory with gc or ctypes) is out of scope: see README's sandbox section.
+memory with gc or ctypes) is out of scope: see docs/sandbox.md.
 """
 
 import ast

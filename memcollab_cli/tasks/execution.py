@@ -14,7 +14,7 @@ Layers, outermost first:
 - a fresh private working directory, a scrubbed environment, a wall-clock timeout, and SIGKILL
   to the whole process group when it runs out or the caller is interrupted.
 
-What it leaves out is in README's sandbox section (threat model and measured containment).
+What it leaves out is in docs/sandbox.md (threat model and measured containment).
 `isolation` in every result says which layers were in force.
 """
 

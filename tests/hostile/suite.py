@@ -1,6 +1,6 @@
 """Run the hostile completions through `memcollab grade` in one sandbox mode and judge the outcome.
 
-`cd tests && python -m hostile.suite` prints the containment table for README (trick x mode -> outcome)
+`cd tests && python -m hostile.suite` prints the containment table of docs/sandbox.md (trick x mode -> outcome)
 for every mode this machine offers.
 """
 

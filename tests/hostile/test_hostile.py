@@ -61,7 +61,7 @@ def test_no_network(outcome):
 
 def test_a_jail_keeps_private_files_and_the_host_safe(outcome):
     if outcome.mode == "plain":
-        pytest.skip("plain mode has no filesystem isolation (README, Sandbox, measures what leaks)")
+        pytest.skip("plain mode has no filesystem isolation (docs/sandbox.md measures what leaks)")
     assert outcome.leaks == {}
     assert outcome.wrote == []
     # (what it "wrote" went to the jail's own /tmp, gone with it)
