@@ -2,10 +2,16 @@
 re-reported here without a model, cell by cell and label by label, so a figure edited by hand or
 a transcript changed without its README fails.
 
-A table made by `memcollab eval … --json | scripts/study-table.py` is marked in its Markdown
-file by the comment `<!-- figures: ARGS -->` just above it (ARGS: the memcollab arguments);
-every marked table in README.md, docs/ and banks/*/README.md is checked here. The retrieval
-tables (`route --gold`) have a test of their own below."""
+Two markers, each a comment line just above the tables it covers (ARGS: memcollab arguments):
+
+- `<!-- figures: ARGS -->`: the tables equal `memcollab ARGS --json | scripts/study-table.py`
+  (an `eval --from-runs` report: one row per arm, then each bank against its placebo);
+- `<!-- figures-markdown: ARGS -->`: the tables equal what `memcollab ARGS` prints itself (ARGS
+  ends in `--markdown`, as `transfer --from-runs FILES --markdown` does).
+
+Every marked table in README.md, docs/ and banks/*/README.md is checked here, and a table with
+the header of either report must be marked. The retrieval tables (`route --gold`) have a test of
+their own below."""
 
 from __future__ import annotations
 
@@ -19,51 +25,21 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 STUDY = ROOT / "banks" / "gsm8k"
-SECTION = "### The 0.5B over 600 tasks"
 MARKER = re.compile(r"^<!-- figures: (.+?) -->$", re.M)
+MARKDOWN = re.compile(r"^<!-- figures-markdown: (.+?) -->$", re.M)
+# The header rows of the reports above: a table that starts with one must sit under a marker.
+# "| model | arm |" is several eval reports in one table, which no marker can check: split it.
+REPORT_HEADERS = ("| arm | n | accuracy [95% CI] |", "| bank against its placebo |",
+                  "| model | none |", "| model | arm |")
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")),
          *sorted((ROOT / "banks").glob("*/README.md"))]
 
 
-def marked() -> list[tuple[str, str, str]]:
-    """(page, memcollab arguments, the text after the marker) for every marked table."""
+def marked(marker: re.Pattern = MARKER) -> list[tuple[str, str, str]]:
+    """(page, memcollab arguments, the text after the marker) for every table so marked."""
     return [(str(page.relative_to(ROOT)), m.group(1), text[m.end():])
             for page in PAGES for text in [page.read_text(encoding="utf-8")]
-            for m in MARKER.finditer(text)]
-
-
-def table_rows(text: str) -> list[list[str]]:
-    """Cells of the first Markdown table in `text`, header and rule dropped."""
-    rows, started = [], False
-    for line in text.splitlines():
-        if line.startswith("|"):
-            started = True
-            rows.append([c.strip() for c in line.strip("|").split("|")])
-        elif started:
-            break
-    return rows[2:]
-
-
-def test_readme_table_matches_the_transcripts(own_home):
-    if not (own_home / "data" / "gsm8k_test.jsonl").exists():
-        pytest.skip("GSM8K test data not pulled (memcollab data pull gsm8k)")
-    readme = (STUDY / "README.md").read_text(encoding="utf-8")
-    shown = table_rows(readme[readme.index(SECTION):])
-    report = subprocess.run(
-        [sys.executable, "-m", "memcollab_cli", "eval", "--from-runs",
-         str(STUDY / "eval" / "qwen2.5-coder-0.5b.jsonl.gz"), "-m", "qwen2.5-coder-0.5b",
-         "-b", "gsm8k", "--split", "test", "-n", "600",
-         "--bank", f"collab-cross={STUDY / 'collab-cross.jsonl'}",
-         "--bank", f"collab-same={STUDY / 'collab-same.jsonl'}", "--placebo",
-         "--bank", f"refined={STUDY / 'collab-cross.refined.jsonl'}",
-         "--examples", str(STUDY / "runs" / "qwen2.5-coder-0.5b.jsonl.gz"), "--json"],
-        capture_output=True, text=True, check=True, cwd=ROOT)
-    table = subprocess.run([sys.executable, str(ROOT / "scripts" / "study-table.py")],
-                           input=report.stdout, capture_output=True, text=True, check=True)
-    made = table_rows(table.stdout)
-    assert len(shown) == len(made) == 7
-    for row_shown, row_made in zip(shown, made, strict=True):
-        assert row_shown[1:] == row_made[1:], (row_shown[0], row_made[0])  # labels are reworded
+            for m in marker.finditer(text)]
 
 
 def all_tables(text: str, count: int) -> list[list[list[str]]]:
@@ -130,6 +106,54 @@ def test_marked_tables_match_the_transcripts(own_home, page, args, after):
                           input=report.stdout, capture_output=True, text=True, check=True).stdout
     expected = tables_of(made)
     assert expected and tables_of(after)[:len(expected)] == expected, page
+
+
+@pytest.mark.parametrize("page,args,after", marked(MARKDOWN),
+                         ids=lambda v: v if len(v) < 40 else None)
+def test_markdown_tables_match_the_transcripts(own_home, page, args, after):
+    """`transfer --from-runs` reads only the shipped trajectories: no data package, no skip."""
+    made = subprocess.run([sys.executable, "-m", "memcollab_cli", *shlex.split(args)],
+                          capture_output=True, text=True, check=True, cwd=ROOT).stdout
+    expected = tables_of(made)
+    assert expected and tables_of(after)[:len(expected)] == expected, page
+
+
+def unmarked_reports(text: str) -> list[str]:
+    """The header line of every report table in `text` that no marker covers (a marker covers
+    the tables right after it, separated by blank lines only). Code blocks show commands and
+    their output, not tables, and are passed over."""
+    found, covered, table, code = [], False, False, False
+    for line in text.splitlines():
+        if line.lstrip().startswith("```"):
+            code = not code
+            covered = table = False
+        elif code:
+            continue
+        elif MARKER.match(line) or MARKDOWN.match(line):
+            covered = True
+        elif line.startswith("|"):
+            if not table and not covered and line.startswith(REPORT_HEADERS):
+                found.append(line)
+            table = True
+        elif line.strip():
+            covered = table = False
+        else:
+            table = False
+    return found
+
+
+def test_every_report_table_is_marked():
+    missing = {str(page.relative_to(ROOT)): unmarked_reports(page.read_text(encoding="utf-8"))
+               for page in PAGES}
+    assert not {page: lines for page, lines in missing.items() if lines}
+
+
+def test_unmarked_reports_sees_a_table_without_its_marker():
+    table = "| arm | n | accuracy [95% CI] | x |\n|---|---|---|---|\n| none | 1 | 0% | 1 |\n"
+    assert unmarked_reports("Over 1 task:\n\n" + table) == [table.splitlines()[0]]
+    assert unmarked_reports("<!-- figures: eval -->\n" + table + "\n" + table) == []
+    assert len(unmarked_reports("<!-- figures: eval -->\n" + table + "\nThen:\n\n" + table)) == 1
+    assert unmarked_reports("```\n$ memcollab transfer --markdown\n" + table + "```\n") == []
 
 
 def test_the_readme_headline_is_marked():
