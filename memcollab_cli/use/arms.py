@@ -162,37 +162,42 @@ def prepare_episodes(model: Model, tasks: list[Task], params: SolveParams, arm: 
 def _direct_episodes(model: Model, tasks, params, arm: Arm, memory, bank_sha: str,
                      model_info: dict, out: Path) -> list[Episode]:
     """Episodes whose entries a direct rule picks (`memory.selection`): no label."""
-    from memcollab_cli.memory.selection import THRESHOLDS, ClauseMatcher, GoldSet
-
+    facts, pick = _direct_rule(model, tasks, arm, memory.entries, out)
     base = {"name": arm.condition, "bank": Path(arm.bank).name, "bank_sha256": bank_sha,
-            "routing": arm.routing, **({"header": "label"} if arm.placebo else {})}
-    when = ClauseMatcher(memory.entries, "when", threshold=0.0)  # ranks the gold entries
-    by_id = {e.id: e for e in memory.entries}
-    if arm.routing == "gold":
-        if arm.gold is None:
-            raise DataError("routing 'gold' needs the gold file: add --gold FILE")
-        gold = GoldSet.read(arm.gold, list(by_id))
-        base["gold"], base["gold_sha256"] = gold.path.name, gold.sha256
-    elif arm.routing == "choose":
-        chosen, base["chooser"] = _choices(model, tasks, arm, memory.entries, out)
-    else:
-        threshold = THRESHOLDS[arm.routing] if arm.threshold is None else arm.threshold
-        matcher = when if arm.routing == "lexical" else ClauseMatcher(memory.entries, "text")
-        base["threshold"] = threshold
+            "routing": arm.routing, **facts, **({"header": "label"} if arm.placebo else {})}
     episodes = []
     for t in tasks:
-        if arm.routing == "gold":
-            scores = {e.id: s for e, s in when.scores(t.question)}
-            ranked = sorted((by_id[i] for i in gold.entries_for(t.question)),
-                            key=lambda e: (-round(scores.get(e.id, 0.0), 12), e.id))
-        elif arm.routing == "choose":
-            ranked = [by_id[i] for i in chosen[t.id]]
-        else:
-            ranked = [e for e, s in matcher.scores(t.question) if s >= threshold]
+        ranked = pick(t)
         recall = memory.deliver(t, ranked, {e.id for e in ranked}, arm.routing)
         condition = {**base, "memory_ids": recall.memory_ids, "level": recall.level}
         episodes.append(Episode(t, params, recall.block, condition, model_info))
     return episodes
+
+
+def _direct_rule(model: Model, tasks, arm: Arm, entries, out: Path
+                 ) -> tuple[dict, Callable[[Task], list]]:
+    """What a direct rule records, and its pick: the entries it finds fitting a task, best first."""
+    from memcollab_cli.memory.selection import THRESHOLDS, ClauseMatcher, GoldSet
+
+    by_id = {e.id: e for e in entries}
+    if arm.routing == "gold":
+        if arm.gold is None:
+            raise DataError("routing 'gold' needs the gold file: add --gold FILE")
+        gold = GoldSet.read(arm.gold, list(by_id))
+        when = ClauseMatcher(entries, "when", threshold=0.0)  # ranks a task's applicable entries
+
+        def applicable(t: Task) -> list:
+            scores = {e.id: s for e, s in when.scores(t.question)}
+            return sorted((by_id[i] for i in gold.entries_for(t.question)),
+                          key=lambda e: (-round(scores.get(e.id, 0.0), 12), e.id))
+
+        return {"gold": gold.path.name, "gold_sha256": gold.sha256}, applicable
+    if arm.routing == "choose":
+        chosen, chooser = _choices(model, tasks, arm, entries, out)
+        return {"chooser": chooser}, lambda t: [by_id[i] for i in chosen[t.id]]
+    threshold = THRESHOLDS[arm.routing] if arm.threshold is None else arm.threshold
+    matcher = ClauseMatcher(entries, "when" if arm.routing == "lexical" else "text", threshold)
+    return {"threshold": threshold}, matcher.match
 
 
 def _choices(model: Model, tasks, arm: Arm, entries, out: Path) -> tuple[dict, str]:
