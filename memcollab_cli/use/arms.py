@@ -197,7 +197,7 @@ def _direct_rule(model: Model, tasks, arm: Arm, entries, out: Path
         return {"chooser": chooser}, lambda t: [by_id[i] for i in chosen[t.id]]
     threshold = THRESHOLDS[arm.routing] if arm.threshold is None else arm.threshold
     matcher = ClauseMatcher(entries, "when" if arm.routing == "lexical" else "text", threshold)
-    return {"threshold": threshold}, matcher.match
+    return {"threshold": threshold}, lambda t: matcher.match(t.question)
 
 
 def _choices(model: Model, tasks, arm: Arm, entries, out: Path) -> tuple[dict, str]:
