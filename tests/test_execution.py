@@ -180,6 +180,22 @@ def test_a_mode_that_does_not_work_is_an_error_not_a_silent_fallback(monkeypatch
         _jail.reset()
 
 
+def test_root_never_falls_back_on_running_code_as_root(monkeypatch):
+    monkeypatch.delenv("MEMCOLLAB_SANDBOX", raising=False)
+    monkeypatch.setattr(_jail, "_works", lambda mode: False)
+    monkeypatch.setattr(_jail.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(_jail, "identity", lambda mode: None)  # uid 65534 cannot reach Python
+    _jail.reset()
+    try:
+        with pytest.raises(MemcollabError, match="no sandbox can run model code safely"):
+            _jail.choose(None)
+        monkeypatch.setattr(_jail, "identity", lambda mode: (65534, 65534))  # it can: plain drops
+        _jail.reset()
+        assert _jail.choose(None) == "plain"
+    finally:
+        _jail.reset()
+
+
 def test_unknown_sandbox_name_is_an_error(monkeypatch):
     monkeypatch.setenv("MEMCOLLAB_SANDBOX", "docker")
     with pytest.raises(MemcollabError, match="use bwrap, unshare or plain"):

