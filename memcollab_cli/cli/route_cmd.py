@@ -148,29 +148,13 @@ def _fill_choices(bank: Path, selection: common.Selection, outdir: Path, chooser
 def _gold_report(bank: Path, gold_path: Path, selection: common.Selection, outdir: Path,
                  hand_path: Path | None, nearest_from: Path | None, nearest_split: str,
                  top_p: int) -> dict:
-    from memcollab_cli.memory import read_bank
-    from memcollab_cli.memory.selection import GoldSet
     from memcollab_cli.tasks import load_tasks
-    from memcollab_cli.use import gold_report as gr
+    from memcollab_cli.use.gold_report import gold_report
 
-    entries = read_bank(bank)
-    gold = GoldSet.read(gold_path, [e.id for e in entries])
-    tasks = selection.load()
-    labellings = {f"labels: {k}": v for k, v in
-                  gr.cached_labellings(Path(outdir) / "labels.jsonl", tasks).items()}
-    if nearest_from is not None:
-        pool = load_tasks(selection.benchmark, split=nearest_split, mbpp_dir=selection.mbpp_dir)
-        cached = gr.cached_labellings(nearest_from, pool)
-        for name, labels in cached.items():
-            labellings[f"nearest ({name})"] = gr.nearest_labels(tasks, pool, labels)
-    hand = gr.hand_labels(hand_path) if hand_path is not None else {}
-    accuracy = gr.label_accuracy(labellings, hand) if hand else []
-    if hand:
-        labellings["hand labels"] = hand
-    picks = gr.cached_picks(Path(outdir) / "choices.jsonl", entries, tasks)
-    scores = gr.score_rules(entries, gold, tasks, labellings, top_p=top_p, picks=picks)
-    return {"bank": bank.name, "gold": gold_path.name, "n": len(tasks), "top_p": top_p,
-            "rules": [s.to_dict() for s in scores], "label_accuracy": accuracy}
+    pool = (load_tasks(selection.benchmark, split=nearest_split, mbpp_dir=selection.mbpp_dir)
+            if nearest_from is not None else [])
+    return gold_report(bank, gold_path, selection.load(), Path(outdir), hand_path=hand_path,
+                       nearest_from=nearest_from, pool=pool, top_p=top_p)
 
 
 def _print_gold(found: dict, json_: bool) -> None:

@@ -12,7 +12,7 @@ rule, over the tasks it labels:
 - reached: tasks given at least one applicable entry; given: tasks given any memory.
 
 `label_accuracy` compares each labelling with the hand labels: the same category, the same
-category and subcategory.
+category and subcategory. `gold_report` puts it all together, as `memcollab route --gold` prints it.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from pathlib import Path
 
 from memcollab_cli.errors import DataError
 from memcollab_cli.jsonl import read_jsonl
-from memcollab_cli.memory import MemoryEntry, Retriever
+from memcollab_cli.memory import MemoryEntry, Retriever, read_bank
 from memcollab_cli.memory.problems import ProblemIndex, problem_hash
 from memcollab_cli.memory.selection import THRESHOLDS, ClauseMatcher, GoldSet
 from memcollab_cli.tasks import Task
@@ -95,9 +95,11 @@ def nearest_labels(tasks: Sequence[Task], pool: Sequence[Task], pool_labels: Map
     return out
 
 
-def hand_labels(path: Path) -> dict[str, Label]:
-    """task id -> (category, subcategory) from a hand-label file."""
-    return {r["task_id"]: (r["category"], r["subcategory"]) for r in read_jsonl(path)}
+def hand_labels(path: Path, tasks: Sequence[Task]) -> dict[str, Label]:
+    """task id -> (category, subcategory) from a hand-label file, matched by problem hash."""
+    by_hash = {problem_hash(t.question): t.id for t in tasks}
+    return {by_hash[r["problem"]]: (r["category"], r["subcategory"]) for r in read_jsonl(path)
+            if r["problem"] in by_hash}
 
 
 def cached_picks(cache: Path, entries: Sequence[MemoryEntry], tasks: Sequence[Task]
@@ -159,3 +161,27 @@ def label_accuracy(labellings: Mapping[str, Mapping[str, Label]], hand: Mapping[
                      "category": sum(labels[k][0] == hand[k][0] for k in shared),
                      "subcategory": sum(labels[k] == hand[k] for k in shared)})
     return rows
+
+
+def gold_report(bank: Path, gold_path: Path, tasks: Sequence[Task], outdir: Path, *,
+                hand_path: Path | None = None, nearest_from: Path | None = None,
+                pool: Sequence[Task] = (), top_p: int = 3) -> dict:
+    """Every rule's delivery of `bank` to `tasks`, scored against the gold file: label rules from
+    `outdir/labels.jsonl` (one per classifier), `nearest` from the labelled `pool` tasks of
+    `nearest_from`, `hand labels` from `hand_path`, the direct rules, and any chooser cached in
+    `outdir/choices.jsonl`; with hand labels, each labelling's accuracy against them."""
+    entries = read_bank(bank)
+    gold = GoldSet.read(gold_path, [e.id for e in entries])
+    labellings = {f"labels: {k}": v for k, v in
+                  cached_labellings(Path(outdir) / "labels.jsonl", tasks).items()}
+    if nearest_from is not None:
+        for name, labels in cached_labellings(nearest_from, pool).items():
+            labellings[f"nearest ({name})"] = nearest_labels(tasks, pool, labels)
+    hand = hand_labels(hand_path, tasks) if hand_path is not None else {}
+    accuracy = label_accuracy(labellings, hand) if hand else []
+    if hand:
+        labellings["hand labels"] = hand
+    picks = cached_picks(Path(outdir) / "choices.jsonl", entries, tasks)
+    scores = score_rules(entries, gold, tasks, labellings, top_p=top_p, picks=picks)
+    return {"bank": Path(bank).name, "gold": Path(gold_path).name, "n": len(tasks),
+            "top_p": top_p, "rules": [s.to_dict() for s in scores], "label_accuracy": accuracy}
