@@ -78,7 +78,7 @@ def route(
     Examples:
 
     \b
-      memcollab route -m qwen2.5-coder-0.5b -b gsm8k -n 100 --bank banks/collab-same.jsonl
+      memcollab route -m qwen2.5-coder-0.5b -b gsm8k -n 100 --bank banks/gsm8k/collab-same.jsonl
       memcollab route -b gsm8k --split test -n 600 --bank banks/gsm8k/gold/hand-written.jsonl \\
           --gold banks/gsm8k/gold/applies.jsonl --hand-labels banks/gsm8k/gold/labels.jsonl -o banks/gsm8k/eval
     """
