@@ -202,21 +202,11 @@ def _direct_rule(model: Model, tasks, arm: Arm, entries, out: Path
 
 def _choices(model: Model, tasks, arm: Arm, entries, out: Path) -> tuple[dict, str]:
     """The chooser's picks per task (--labeller, else the solving model), cached beside `out`."""
-    from contextlib import closing, nullcontext
-
     from memcollab_cli.use.choose import choices_path, choose_entries
+    from memcollab_cli.use.routing import model_opener
 
     chooser = arm.labeller or model.name
-
-    def opener(name: str):
-        if name == model.name:
-            return nullcontext(model)
-        if arm.open_model is not None:
-            return arm.open_model(name)
-        from memcollab_cli.runtime import load_model
-
-        return closing(load_model(name))
-
+    opener = model_opener(model, arm.open_model)
     return choose_entries(chooser, opener, entries, tasks, choices_path(out), k=arm.top_p), chooser
 
 

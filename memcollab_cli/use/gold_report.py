@@ -27,6 +27,7 @@ from memcollab_cli.memory import MemoryEntry, Retriever, read_bank
 from memcollab_cli.memory.problems import ProblemIndex, problem_hash
 from memcollab_cli.memory.selection import THRESHOLDS, ClauseMatcher, GoldSet
 from memcollab_cli.tasks import Task
+from memcollab_cli.use.routing import read_label_cache
 
 Label = tuple[str, str]
 
@@ -71,10 +72,9 @@ def cached_labellings(cache: Path, tasks: Sequence[Task]) -> dict[str, dict[str,
     """{classifier: {task id: label}} for the tasks a labels cache holds, by problem hash."""
     by_hash = {problem_hash(t.question): t.id for t in tasks}
     out: dict[str, dict[str, Label]] = {}
-    for r in read_jsonl(cache) if Path(cache).exists() else []:
-        if r["problem"] in by_hash:
-            out.setdefault(r["classifier"], {})[by_hash[r["problem"]]] = (r["category"],
-                                                                          r["subcategory"])
+    for (classifier, _, problem), label in read_label_cache(cache).items():
+        if problem in by_hash:
+            out.setdefault(classifier, {})[by_hash[problem]] = label
     return out
 
 

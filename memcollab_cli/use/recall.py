@@ -54,8 +54,7 @@ class Memory:
         if self.placebo:
             # Same number of entries as real retrieval would give, drawn at random, any category.
             n = len(self._retrieve(task, category, subcategory).entries)
-            chosen = random_entries(self.entries, n, seed=f"{self.seed}:{task.benchmark}:{task.id}",
-                                    exclude=_guard(task), problems=self.problems)
+            chosen = self._draw(task, self.entries, n)
             level = "placebo"
         else:
             found = self._retrieve(task, category, subcategory)
@@ -77,9 +76,12 @@ class Memory:
         if not self.placebo:
             return _recall(chosen, kind, rule)
         pool = [e for e in self.entries if e.id not in matched]
-        drawn = random_entries(pool, len(chosen), seed=f"{self.seed}:{task.benchmark}:{task.id}",
-                               exclude=guard, problems=self.problems)
-        return _recall(drawn, kind, "placebo")
+        return _recall(self._draw(task, pool, len(chosen)), kind, "placebo")
+
+    def _draw(self, task: Task, pool: list[MemoryEntry], n: int) -> list[MemoryEntry]:
+        """The placebo's `n` entries from `pool`, seeded by the task, never from its own problem."""
+        return random_entries(pool, n, seed=f"{self.seed}:{task.benchmark}:{task.id}",
+                              exclude=_guard(task), problems=self.problems)
 
     def _retrieve(self, task: Task, category: str, subcategory: str):
         return self.retriever.retrieve(

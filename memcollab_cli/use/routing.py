@@ -136,6 +136,32 @@ def labels_path(out: Path) -> Path:
     return (out if out.suffix == "" else out.parent) / "labels.jsonl"
 
 
+def read_label_cache(cache: Path) -> dict[tuple, Label]:
+    """(classifier, taxonomy hash, problem hash) -> label, from a labels cache (none if absent)."""
+    cache = Path(cache)
+    if not cache.exists():
+        return {}
+    repair_tail(cache)
+    return {(r["classifier"], r["taxonomy"], r["problem"]): (r["category"], r["subcategory"])
+            for r in read_jsonl(cache)}
+
+
+def model_opener(model: Model, open_model: Callable[[str], AbstractContextManager[Model]] | None
+                 ) -> Callable[[str], AbstractContextManager[Model]]:
+    """Opens a helper model by name (a labeller, a chooser): the solving model itself when it is
+    the one named (left open), else through `open_model`, else loaded and closed after use."""
+    def opener(spec: str):
+        if spec == model.name:
+            return nullcontext(model)
+        if open_model is None:
+            from memcollab_cli.runtime import load_model
+
+            return closing(load_model(spec))
+        return open_model(spec)
+
+    return opener
+
+
 def labeller_labels(tasks: Sequence[Task], labeller: str, cache: Path,
                     open_model: Callable[[str], AbstractContextManager[Model]], classify: Callable,
                     taxonomy: str | None = None,
@@ -143,11 +169,7 @@ def labeller_labels(tasks: Sequence[Task], labeller: str, cache: Path,
     """Labels by `labeller` for each task id. Only tasks missing from `cache` open the model
     (`open_model(name)`, a context manager) and call it; `on_label(to_label)` follows each call."""
     cache = Path(cache)
-    known: dict[tuple, Label] = {}
-    if cache.exists():
-        repair_tail(cache)
-        for r in read_jsonl(cache):
-            known[(r["classifier"], r["taxonomy"], r["problem"])] = (r["category"], r["subcategory"])
+    known = read_label_cache(cache)
     out: dict[str, Label] = {}
     todo: dict[str, list[Task]] = {}
     taxonomies: dict[str, Taxonomy] = {}
@@ -207,15 +229,7 @@ def route_tasks(rule: str, model: Model, tasks: Sequence[Task], sources: BankSou
     if cache is None:
         raise DataError("routing 'labeller' needs a cache file for its labels")
 
-    def opener(spec: str):
-        if spec == model.name:  # the solving model is the labeller: use it, leave it open
-            return nullcontext(model)
-        if open_model is None:
-            from memcollab_cli.runtime import load_model
-
-            return closing(load_model(spec))
-        return open_model(spec)
-
+    opener = model_opener(model, open_model)
     try:
         return labeller_labels(tasks, name, cache, opener, classify, on_label=on_label), name
     except ModelError as e:
@@ -234,11 +248,7 @@ def labels_from_runs(paths: Sequence[Path], cache: Path, taxonomy: str | None = 
     from memcollab_cli.records import stream_trajectories
 
     cache = Path(cache)
-    seen: dict[tuple, Label] = {}
-    if cache.exists():
-        repair_tail(cache)
-        for r in read_jsonl(cache):
-            seen[(r["classifier"], r["taxonomy"], r["problem"])] = (r["category"], r["subcategory"])
+    seen = read_label_cache(cache)
     counts = {"added": 0, "known": 0, "conflicts": 0}
     taxonomies: dict[str, Taxonomy] = {}
     for path in paths:
