@@ -5,7 +5,9 @@ copied by a program, not by hand:
     memcollab eval --from-runs banks/gsm8k/eval/qwen2.5-coder-0.5b.jsonl.gz -m qwen2.5-coder-0.5b \
         -b gsm8k --split test -n 200 --json | scripts/study-table.py
 
-One row per arm (paired difference from no memory), then each bank against its placebo.
+One row per arm (paired difference from no memory), then each bank against its placebo. With
+`--turns`: instead, turns against no memory (per solved task, the paired mean difference and the
+sign test), over all tasks and over the tasks that received memory.
 """
 
 from __future__ import annotations
@@ -26,8 +28,30 @@ def diff_cells(d: dict | None) -> list[str]:
             f"{d['mcnemar_p']:.2f}", f"{d['wins']}/{d['losses']}", pct(d["detectable"])]
 
 
+def turns_cells(d: dict | None) -> list[str]:
+    if not d:
+        return ["", "", ""]
+    lo, hi = d["ci95"]
+    return [f"{d['diff']:+.2f} [{lo:+.2f}, {hi:+.2f}]".replace("-", "−"),
+            f"{d['lower']}/{d['higher']}", f"{d['sign_p']:.2f}"]
+
+
+def turns(report: dict) -> None:
+    print("| arm | n | turns per solved | Δ turns vs none [95% CI] | fewer/more | p "
+          "| with memory: n | Δ turns | fewer/more | p |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for r in report["results"]:
+        solved = "–" if r["turns_per_solved"] is None else f"{r['turns_per_solved']:.2f}"
+        sub = r["turns_vs_none_with_memory"]
+        cells = [r["label"], str(r["n"]), solved, *turns_cells(r["turns_vs_none"]),
+                 str(sub["n"]) if sub else "", *turns_cells(sub)]
+        print("| " + " | ".join(cells) + " |")
+
+
 def main() -> None:
     report = json.load(sys.stdin)
+    if sys.argv[1:] == ["--turns"]:
+        return turns(report)
     print("| arm | n | accuracy [95% CI] | Δ vs none, pp [95% CI] | p | won/lost | detectable | mean turns |")
     print("|---|---|---|---|---|---|---|---|")
     for r in report["results"]:

@@ -59,6 +59,22 @@ def test_results_from_runs_counts_and_pairs(tmp_path):
     assert result.to_dict()["results"][1]["vs_none"]["wins"] == 5
 
 
+def test_turns_are_paired_with_no_memory_task_by_task(tmp_path):
+    # none: 1 turn everywhere; bank: 3 turns on task 0, 1 on task 1, 2 on the rest
+    path = tmp_path / "m.jsonl"
+    write_jsonl(path, [record("m", "none", i, i in NONE_RIGHT) for i in range(10)]
+                + [record("m", "bank", i, i in BANK_RIGHT, turns={0: 3, 1: 1}.get(i, 2))
+                   for i in range(10)])
+    none, bank = results_from_runs([path]).rows("m")
+    assert none.turns_vs_none is None and none.turns_per_solved == 1.0
+    t = bank.turns_vs_none
+    assert (t.n, t.lower, t.higher) == (10, 0, 9)
+    assert t.diff == pytest.approx(1.0)  # (2 + 0 + 8 * 1) / 10
+    assert t.p_value == pytest.approx(2 / 2 ** 9)  # sign test: 9 higher, 0 lower
+    assert bank.turns_per_solved == 2.0  # solved tasks 2-8 took 2 turns each
+    assert results_from_runs([path]).to_dict()["results"][1]["turns_vs_none"]["higher"] == 9
+
+
 def test_paired_arms_compares_any_two_conditions(tmp_path):
     path = tmp_path / "m.jsonl"
     write_jsonl(path, toy_runs() + [record("m", "other", i, i < 5) for i in range(8)])

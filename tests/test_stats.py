@@ -3,7 +3,7 @@ Lydersen & Laake, "Statistical Analysis of Contingency Tables", chapter 8 exampl
 
 import pytest
 
-from memcollab_cli.stats import mcnemar_exact, paired_difference, wilson_interval
+from memcollab_cli.stats import mcnemar_exact, paired_difference, paired_means, wilson_interval
 
 
 def test_wilson_8_of_40():
@@ -65,3 +65,16 @@ def test_detectable_effect_against_a_hand_computation():
     # Four times the tasks at the same discordance: about half the effect.
     assert detectable_effect(400, 80) == pytest.approx(0.1238 / 2, abs=2e-3)
     assert detectable_effect(100, 0) is None and detectable_effect(0, 0) is None
+
+
+def test_paired_means_against_a_hand_computation():
+    # differences -1, 0, 1, 2: mean 0.5, sample sd sqrt(5/3), half-width 1.96 * sd / 2
+    d = paired_means([1, 2, 3, 4], [2, 2, 2, 2])
+    assert (d.n, d.lower, d.higher) == (4, 1, 2)
+    assert d.diff == pytest.approx(0.5)
+    half = 1.959964 * (5 / 3) ** 0.5 / 2
+    assert (d.low, d.high) == (pytest.approx(0.5 - half, abs=1e-5), pytest.approx(0.5 + half, abs=1e-5))
+    assert d.p_value == pytest.approx(mcnemar_exact(1, 2))
+    assert paired_means([], []).n == 0
+    with pytest.raises(ValueError):
+        paired_means([1], [1, 2])

@@ -6,6 +6,8 @@ Two markers, each a comment line just above the tables it covers (ARGS: memcolla
 
 - `<!-- figures: ARGS -->`: the tables equal `memcollab ARGS --json | scripts/study-table.py`
   (an `eval --from-runs` report: one row per arm, then each bank against its placebo);
+- `<!-- figures-turns: ARGS -->`: the table equals `… --json | scripts/study-table.py --turns`
+  (turns against no memory);
 - `<!-- figures-markdown: ARGS -->`: the tables equal what `memcollab ARGS` prints itself (ARGS
   ends in `--markdown`, as `transfer --from-runs FILES --markdown` does).
 
@@ -26,11 +28,12 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 STUDY = ROOT / "banks" / "gsm8k"
 MARKER = re.compile(r"^<!-- figures: (.+?) -->$", re.M)
+TURNS = re.compile(r"^<!-- figures-turns: (.+?) -->$", re.M)
 MARKDOWN = re.compile(r"^<!-- figures-markdown: (.+?) -->$", re.M)
 # The header rows of the reports above: a table that starts with one must sit under a marker.
 # "| model | arm |" is several eval reports in one table, which no marker can check: split it.
 REPORT_HEADERS = ("| arm | n | accuracy [95% CI] |", "| bank against its placebo |",
-                  "| model | none |", "| model | arm |")
+                  "| arm | n | turns per solved |", "| model | none |", "| model | arm |")
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")),
          *sorted((ROOT / "banks").glob("*/README.md"))]
 
@@ -96,13 +99,15 @@ def tables_of(text: str) -> list[list[list[str]]]:
     return tables + ([current] if current else [])
 
 
-@pytest.mark.parametrize("page,args,after", marked(), ids=lambda v: v if len(v) < 40 else None)
-def test_marked_tables_match_the_transcripts(own_home, page, args, after):
+@pytest.mark.parametrize("page,args,after,flags",
+                         [(*m, []) for m in marked()] + [(*m, ["--turns"]) for m in marked(TURNS)],
+                         ids=lambda v: v if isinstance(v, str) and len(v) < 40 else None)
+def test_marked_tables_match_the_transcripts(own_home, page, args, after, flags):
     if not (own_home / "data" / "gsm8k_test.jsonl").exists():
         pytest.skip("GSM8K test data not pulled (memcollab data pull gsm8k)")
     report = subprocess.run([sys.executable, "-m", "memcollab_cli", *shlex.split(args), "--json"],
                             capture_output=True, text=True, check=True, cwd=ROOT)
-    made = subprocess.run([sys.executable, str(ROOT / "scripts" / "study-table.py")],
+    made = subprocess.run([sys.executable, str(ROOT / "scripts" / "study-table.py"), *flags],
                           input=report.stdout, capture_output=True, text=True, check=True).stdout
     expected = tables_of(made)
     assert expected and tables_of(after)[:len(expected)] == expected, page
@@ -129,7 +134,7 @@ def unmarked_reports(text: str) -> list[str]:
             covered = table = False
         elif code:
             continue
-        elif MARKER.match(line) or MARKDOWN.match(line):
+        elif MARKER.match(line) or MARKDOWN.match(line) or TURNS.match(line):
             covered = True
         elif line.startswith("|"):
             if not table and not covered and line.startswith(REPORT_HEADERS):

@@ -2,7 +2,7 @@
 PNG forest plot of the differences from no memory.
 
 - `eval_tables`: per model, several narrow tables (accuracy; the paired difference from no
-  memory; each bank against its placebo; tokens and time; routing), each readable in 80 columns.
+  memory; turns against no memory; each bank against its placebo; tokens and time; routing), each readable in 80 columns.
 - `transfer_tables` / `markdown_table`: conditions × models, each cell accuracy and the paired
   difference from no memory (the paper's Tables 1 and 2; the terminal turns them so that arms
   are rows and two models fit side by side).
@@ -23,7 +23,7 @@ from rich.text import Text
 
 from memcollab_cli.errors import MemcollabError
 from memcollab_cli.jsonl import atomic_open
-from memcollab_cli.stats import PairedDifference
+from memcollab_cli.stats import PairedDifference, PairedMeans
 from memcollab_cli.use.arms import EXAMPLES, NOISE_FLOOR, NONE
 from memcollab_cli.use.results import ConditionResult, EvalResult
 
@@ -145,6 +145,7 @@ def eval_tables(result: EvalResult) -> list[Table]:
             for r in paired:
                 diff.add_row(Text(r.label), *_paired_cells(r.vs_none))
             tables.append(diff)
+        tables += _turns_table(rows, model)
         tables += _placebo_table(rows, model)
         cost = Table(title=Text(f"{model} · tokens and time"))
         _label_column(cost)
@@ -162,6 +163,34 @@ def eval_tables(result: EvalResult) -> list[Table]:
     if agree is not None:
         tables.append(agree)
     return tables
+
+
+TURNS_CAPTION = ("turns: model calls per task (a feedback or retry turn adds one); per solved: "
+                 "mean over the solved tasks; Δ: mean paired difference from no memory, normal "
+                 "95% CI; fewer/more: tasks that took fewer/more turns; p: exact sign test")
+
+
+def _turns_table(rows: list[ConditionResult], model: str) -> list[Table]:
+    """Turns against no memory, task by task: memory that helps should need fewer."""
+    paired = [r for r in rows if r.turns_vs_none is not None]
+    if not paired:
+        return []
+    table = Table(title=Text(f"{model} · turns against no memory"), caption=TURNS_CAPTION)
+    _label_column(table)
+    _number_columns(table, "per\nsolved", "Δ turns [95% CI]", "fewer/\nmore", "p")
+    for r in rows:
+        d = r.turns_vs_none
+        solved = "–" if r.turns_per_solved is None else f"{r.turns_per_solved:.2f}"
+        if d is None:  # no memory itself: its turns per solved task, the reference
+            table.add_row(Text(r.label), solved, "", "", "")
+        else:
+            table.add_row(Text(r.label), solved, Text(turns_interval(d), style=_style(-d.diff)),
+                          f"{d.lower}/{d.higher}", p_value(d.p_value))
+    return [table]
+
+
+def turns_interval(d: PairedMeans) -> str:
+    return f"{d.diff:+.2f} [{d.low:+.2f}, {d.high:+.2f}]"
 
 
 PLACEBO_CAPTION = "Δ: bank minus its placebo, paired on the same tasks; W/L: won/lost against it"

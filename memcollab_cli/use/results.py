@@ -4,7 +4,8 @@ and the paired comparison with no memory, read back from what `solve` wrote.
 Per condition: n, correct, accuracy with its Wilson 95% interval; against no memory, over the
 tasks both conditions ran, the paired difference with Newcombe's interval, the exact McNemar
 p-value and the smallest difference those n tasks can detect (see `memcollab_cli.stats`); mean
-turns; token totals and model seconds; where memory was retrieved, the routing rule and the
+turns, turns per solved task, and turns against no memory task by task (the paper's second
+measure: memory that helps should need fewer feedback turns); token totals and model seconds; where memory was retrieved, the routing rule and the
 tasks that received memory, and the paired difference over those tasks alone (a small bank
 leaves most tasks with the no-memory prompt, which only dilutes the difference; who gets memory
 is fixed by routing before anything is solved, so the subgroup is chosen blind to the outcome);
@@ -26,7 +27,9 @@ from memcollab_cli.jsonl import write_jsonl
 from memcollab_cli.records import stream_trajectories
 from memcollab_cli.stats import (
     PairedDifference,
+    PairedMeans,
     paired_difference,
+    paired_means,
     wilson_interval,
 )
 from memcollab_cli.use.arms import EXAMPLES, NOISE_FLOOR, NONE, PLACEBO
@@ -63,6 +66,9 @@ class ConditionResult:
     with_memory: PairedDifference | None = None
     # a bank against its own placebo, task by task: what the content adds beyond a memory block
     vs_placebo: PairedDifference | None = None
+    turns_per_solved: float | None = None  # mean turns over the solved tasks; None: none solved
+    turns_vs_none: PairedMeans | None = None  # turns minus no memory's, task by task
+    turns_with_memory: PairedMeans | None = None  # the same over the tasks that received memory
 
     @property
     def accuracy(self) -> float:
@@ -82,7 +88,12 @@ class ConditionResult:
             "routing": self.routing,
             "vs_none_with_memory": None if self.with_memory is None else _paired_dict(self.with_memory),
             "vs_placebo": None if self.vs_placebo is None else _paired_dict(self.vs_placebo),
-            "mean_turns": round(self.mean_turns, 3), "prompt_tokens": self.prompt_tokens,
+            "mean_turns": round(self.mean_turns, 3),
+            "turns_per_solved": None if self.turns_per_solved is None
+            else round(self.turns_per_solved, 3),
+            "turns_vs_none": _means_dict(self.turns_vs_none),
+            "turns_vs_none_with_memory": _means_dict(self.turns_with_memory),
+            "prompt_tokens": self.prompt_tokens,
             "cached_tokens": self.cached_tokens, "completion_tokens": self.completion_tokens,
             "model_seconds": round(self.model_seconds, 2),
             "verdicts": dict(sorted(self.verdicts.items())),
@@ -95,6 +106,13 @@ def _paired_dict(d: PairedDifference) -> dict:
             "wins": d.wins, "losses": d.losses, "both": d.both, "neither": d.neither,
             "mcnemar_p": round(d.p_value, 6),
             "detectable": None if found is None else round(found, 6)}
+
+
+def _means_dict(d: PairedMeans | None) -> dict | None:
+    if d is None:
+        return None
+    return {"n": d.n, "diff": round(d.diff, 6), "ci95": [round(d.low, 6), round(d.high, 6)],
+            "lower": d.lower, "higher": d.higher, "sign_p": round(d.p_value, 6)}
 
 
 @dataclass
@@ -300,23 +318,38 @@ def _summarize(model: str, condition: str, label: str, records: dict,
         verdicts[r.get("verdict", "")] = verdicts.get(r.get("verdict", ""), 0) + 1
     usage = [r.get("usage") or {} for r in records.values()]
     routing = routing_facts(model, records)
-    vs_none = with_memory = None
+    vs_none = with_memory = turns_vs_none = turns_with_memory = None
     if base:
         shared = records.keys() & base.keys()
         vs_none = _paired(records, base, shared)
+        turns_vs_none = _paired_turns(records, base, shared)
         got = {k for k in shared if records[k]["condition"].get("memory_ids")}
         if routing and 0 < len(got) < len(shared):
             with_memory = _paired(records, base, got)
+            turns_with_memory = _paired_turns(records, base, got)
+    solved = [_turns(r) for r in records.values() if r["correct"]]
     return ConditionResult(
         model=model, condition=condition, label=label,
         benchmark=",".join(sorted({b for b, _ in records})), n=n, correct=correct,
         ci_low=low, ci_high=high, vs_none=vs_none,
-        mean_turns=sum(int(r.get("turns", 0)) for r in records.values()) / n,
+        mean_turns=sum(map(_turns, records.values())) / n,
+        turns_per_solved=sum(solved) / len(solved) if solved else None,
+        turns_vs_none=turns_vs_none, turns_with_memory=turns_with_memory,
         prompt_tokens=sum(int(u.get("prompt_tokens", 0)) for u in usage),
         cached_tokens=sum(int(u.get("cached_tokens", 0)) for u in usage),
         completion_tokens=sum(int(u.get("completion_tokens", 0)) for u in usage),
         model_seconds=sum(float(u.get("seconds", 0.0)) for u in usage), verdicts=verdicts,
         routing=routing, with_memory=with_memory)
+
+
+def _turns(record: dict) -> int:
+    return int(record.get("turns", 0))
+
+
+def _paired_turns(records: dict, base: dict, keys: Iterable) -> PairedMeans:
+    """Turns under `records` minus under `base`, task by task over `keys`."""
+    keys = sorted(keys)
+    return paired_means([_turns(records[k]) for k in keys], [_turns(base[k]) for k in keys])
 
 
 def _paired(records: dict, base: dict, keys: Iterable) -> PairedDifference:
