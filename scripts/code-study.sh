@@ -10,21 +10,25 @@
 #             the 1.5B on HumanEval and MBPP test tasks 0-199
 #   ceiling   the hand-written bank through --routing gold, with its placebo: the 0.5B on
 #             HumanEval and MBPP test 0-199, the 1.5B on HumanEval
+#   rule      the same bank through RULE (global: the best non-oracle rule of the GSM8K
+#             retrieval work), same models and tasks as the ceiling
 #
-# Usage: scripts/code-study.sh runs|baseline|ceiling [05|15|smol]   (a model: that model only)
+# Usage: scripts/code-study.sh runs|baseline|ceiling|rule [05|15|smol]   (a model: that only)
 # Env: MC (memcollab), DIR (banks/code), PARALLEL (4), BLOCK (50), MBPP (MBPP directory,
-#      default $MEMCOLLAB_MBPP).
+#      default $MEMCOLLAB_MBPP), RULE (global).
 set -euo pipefail
-stage=${1:?usage: code-study.sh runs|baseline|ceiling [05|15|smol]}
+stage=${1:?usage: code-study.sh runs|baseline|ceiling|rule [05|15|smol]}
 only=${2:-}
 MC=${MC:-memcollab}
 DIR=${DIR:-banks/code}
 PARALLEL=${PARALLEL:-4}
 BLOCK=${BLOCK:-50}
+RULE=${RULE:-global}
 MBPP=${MBPP:-${MEMCOLLAB_MBPP:?set MEMCOLLAB_MBPP (or MBPP) to the MBPP directory}}
 Q05=qwen2.5-coder-0.5b Q15=qwen2.5-coder-1.5b SMOL=smollm2-135m
 common=(-p "$PARALLEL" --mbpp-dir "$MBPP")
 gold=(--bank "$DIR/hand-written.jsonl" --routing gold --gold "$DIR/gold/applies.jsonl" --placebo)
+rule=(--bank "$DIR/hand-written.jsonl" --routing "$RULE")
 
 wants() { [[ -z $only || $only == "$1" ]]; }
 blocks() {  # "$@" -n N for N = BLOCK, 2*BLOCK, ... up to SIZE (first argument)
@@ -51,5 +55,8 @@ case $stage in
   ceiling)
     if wants 05; then on $Q05 humaneval 164 "${gold[@]}"; on $Q05 mbpp 200 "${gold[@]}"; fi
     if wants 15; then on $Q15 humaneval 164 "${gold[@]}"; fi ;;
-  *) sed -n '2,17p' "$0"; exit 2 ;;
+  rule)
+    if wants 05; then on $Q05 humaneval 164 "${rule[@]}"; on $Q05 mbpp 200 "${rule[@]}"; fi
+    if wants 15; then on $Q15 humaneval 164 "${rule[@]}"; fi ;;
+  *) sed -n '2,19p' "$0"; exit 2 ;;
 esac

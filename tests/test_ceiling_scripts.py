@@ -65,3 +65,14 @@ def test_the_code_ceiling_matches_its_pre_registration():
     baseline = dry_run("code-study.sh", "baseline", "05", MEMCOLLAB_MBPP="/m")
     assert all("--noise-floor" in line for line in baseline)
     assert sizes([line for line in baseline if "-b mbpp" in line])[-1] == "500"
+
+
+def test_the_code_rule_arm_covers_the_ceilings_tasks_without_an_oracle():
+    ceiling = dry_run("code-study.sh", "ceiling", MEMCOLLAB_MBPP="/m")
+    rule = dry_run("code-study.sh", "rule", MEMCOLLAB_MBPP="/m")
+    where = [(line.split(" -m ")[1].split()[0], line.split(" -b ")[1].split()[0], line.split(" -n ")[1])
+             for line in rule]
+    assert where == [(line.split(" -m ")[1].split()[0], line.split(" -b ")[1].split()[0],
+                      line.split(" -n ")[1].split()[0]) for line in ceiling]
+    assert all("--routing global" in line and "--placebo" not in line and "--gold" not in line
+               for line in rule)
