@@ -9,7 +9,9 @@ Two markers, each a comment line just above the tables it covers (ARGS: memcolla
 - `<!-- figures-turns: ARGS -->`: the table equals `… --json | scripts/study-table.py --turns`
   (turns against no memory);
 - `<!-- figures-markdown: ARGS -->`: the tables equal what `memcollab ARGS` prints itself (ARGS
-  ends in `--markdown`, as `transfer --from-runs FILES --markdown` does).
+  ends in `--markdown`, as `transfer --from-runs FILES --markdown` does);
+- `<!-- figures-route: ARGS -->`: the tables equal `memcollab ARGS --json | scripts/route-table.py`
+  (a model-free retrieval report, `route --gold`).
 
 Every marked table in README.md, docs/ and banks/*/README.md is checked here, and a table with
 the header of either report must be marked. The retrieval tables (`route --gold`) have a test of
@@ -17,6 +19,7 @@ their own below."""
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import subprocess
@@ -30,6 +33,7 @@ STUDY = ROOT / "banks" / "gsm8k"
 MARKER = re.compile(r"^<!-- figures: (.+?) -->$", re.M)
 TURNS = re.compile(r"^<!-- figures-turns: (.+?) -->$", re.M)
 MARKDOWN = re.compile(r"^<!-- figures-markdown: (.+?) -->$", re.M)
+ROUTE = re.compile(r"^<!-- figures-route: (.+?) -->$", re.M)
 # The header rows of the reports above: a table that starts with one must sit under a marker.
 # "| model | arm |" is several eval reports in one table, which no marker can check: split it.
 REPORT_HEADERS = ("| arm | n | accuracy [95% CI] |", "| bank against its placebo |",
@@ -82,6 +86,31 @@ def test_retrieval_tables_match_the_gold_set(own_home, first, heading):
     made = all_tables(table.stdout + "\n", 2)
     assert len(made) == 2 and len(made[0]) == 8  # header, rule, six rules
     assert shown == made
+
+
+def data_missing(args: str, home: Path) -> str | None:
+    """Why a report over ARGS's benchmark cannot run here, or None: MBPP comes from
+    MEMCOLLAB_MBPP (the Makefile points it at the data beside the checkout), the others from the
+    data packages CI pulls."""
+    bench = shlex.split(args)[shlex.split(args).index("-b") + 1]
+    if bench.startswith("mbpp"):
+        return None if os.environ.get("MEMCOLLAB_MBPP") else "MBPP not found (set MEMCOLLAB_MBPP)"
+    needed = {"gsm8k": "gsm8k_test.jsonl", "humaneval": "HumanEval.jsonl"}.get(bench)
+    if needed and not (home / "data" / needed).exists():
+        return f"{needed} not pulled (memcollab data pull {bench})"
+    return None
+
+
+@pytest.mark.parametrize("page,args,after", marked(ROUTE), ids=lambda v: v if len(v) < 40 else None)
+def test_marked_retrieval_tables_match_the_gold_set(own_home, page, args, after):
+    if (why := data_missing(args, own_home)):
+        pytest.skip(why)
+    report = subprocess.run([sys.executable, "-m", "memcollab_cli", *shlex.split(args), "--json"],
+                            capture_output=True, text=True, check=True, cwd=ROOT)
+    made = subprocess.run([sys.executable, str(ROOT / "scripts" / "route-table.py")],
+                          input=report.stdout, capture_output=True, text=True, check=True).stdout
+    expected = tables_of(made)
+    assert expected and tables_of(after)[:len(expected)] == expected, page
 
 
 def tables_of(text: str) -> list[list[list[str]]]:
