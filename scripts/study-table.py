@@ -33,7 +33,7 @@ def turns_cells(d: dict | None) -> list[str]:
         return ["", "", ""]
     lo, hi = d["ci95"]
     return [f"{d['diff']:+.2f} [{lo:+.2f}, {hi:+.2f}]".replace("-", "−"),
-            f"{d['lower']}/{d['higher']}", f"{d['sign_p']:.2f}"]
+            f"{d['lower']}/{d['higher']}", "<0.001" if d["sign_p"] < 0.001 else f"{d['sign_p']:.3f}"]
 
 
 def turns(report: dict) -> None:
