@@ -132,8 +132,8 @@ def tables_of(text: str) -> list[list[list[str]]]:
                          [(*m, []) for m in marked()] + [(*m, ["--turns"]) for m in marked(TURNS)],
                          ids=lambda v: v if isinstance(v, str) and len(v) < 40 else None)
 def test_marked_tables_match_the_transcripts(own_home, page, args, after, flags):
-    if not (own_home / "data" / "gsm8k_test.jsonl").exists():
-        pytest.skip("GSM8K test data not pulled (memcollab data pull gsm8k)")
+    if (why := data_missing(args, own_home)):
+        pytest.skip(why)
     report = subprocess.run([sys.executable, "-m", "memcollab_cli", *shlex.split(args), "--json"],
                             capture_output=True, text=True, check=True, cwd=ROOT)
     made = subprocess.run([sys.executable, str(ROOT / "scripts" / "study-table.py"), *flags],
