@@ -7,7 +7,8 @@ copied by a program, not by hand:
 
 One row per arm (paired difference from no memory), then each bank against its placebo. With
 `--turns`: instead, turns against no memory (per solved task, the paired mean difference and the
-sign test), over all tasks and over the tasks that received memory.
+sign test) and completion tokens per task, over all tasks and over the tasks that received
+memory.
 """
 
 from __future__ import annotations
@@ -37,13 +38,14 @@ def turns_cells(d: dict | None) -> list[str]:
 
 
 def turns(report: dict) -> None:
-    print("| arm | n | turns per solved | Δ turns vs none [95% CI] | fewer/more | p "
-          "| with memory: n | Δ turns | fewer/more | p |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("| arm | n | turns per solved | tokens per task | Δ turns vs none [95% CI] | fewer/more "
+          "| p | with memory: n | Δ turns | fewer/more | p |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in report["results"]:
         solved = "–" if r["turns_per_solved"] is None else f"{r['turns_per_solved']:.2f}"
         sub = r["turns_vs_none_with_memory"]
-        cells = [r["label"], str(r["n"]), solved, *turns_cells(r["turns_vs_none"]),
+        tokens = f"{r['completion_tokens'] / r['n']:.0f}" if r["n"] else "–"
+        cells = [r["label"], str(r["n"]), solved, tokens, *turns_cells(r["turns_vs_none"]),
                  str(sub["n"]) if sub else "", *turns_cells(sub)]
         print("| " + " | ".join(cells) + " |")
 
