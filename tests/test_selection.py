@@ -16,6 +16,7 @@ from memcollab_cli.tasks import Task
 from memcollab_cli.use.arms import Arm
 from memcollab_cli.use.choose import choose_entries
 from memcollab_cli.use.gold_report import RuleScore, label_accuracy, score_rules
+from memcollab_cli.use.results import results_from_runs
 from memcollab_cli.use.solve import solve
 
 PERCENT = MemoryEntry.create("Percentages & Discounts", "Percent of a Quantity",
@@ -106,6 +107,10 @@ def test_gold_routing_delivers_exactly_the_applicable_entries_and_a_placebo_of_o
         assert head[0] == head[1]
     with pytest.raises(DataError, match="needs the gold file"):
         solve(solver, [gsm("0")], tmp_path / "other.jsonl", arm=Arm(bank=bank, routing="gold"))
+    # the report names the rule that delivered (these records carry no label)
+    cells = results_from_runs([out]).cells
+    assert cells[("m", "hand@gold")].routing["routing"] == "gold"
+    assert cells[("m", "placebo:hand@gold")].routing["with_memory"] == 2
 
 
 def test_a_placebo_with_the_old_mixed_header_is_not_extended(tmp_path, bank):

@@ -20,7 +20,8 @@ def routing_facts(model: str, records: Mapping) -> dict | None:
     conds = [c for c in conds if "memory_ids" in c]
     if not conds:
         return None
-    rules = {c.get("routing", "self") if "category" in c else "similar problems" for c in conds}
+    rules = {c.get("routing") or ("self" if "category" in c else "similar problems")
+             for c in conds}  # no rule recorded: an old labelled arm, or worked examples
     labellers = {c.get("labeller") or (model if c.get("routing", "self") == "self" else "")
                  for c in conds if "category" in c}
     return {"routing": ",".join(sorted(rules)), "labeller": ",".join(sorted(labellers - {""})),
