@@ -8,7 +8,8 @@ copied by a program, not by hand:
 One row per arm (paired difference from no memory), then each bank against its placebo. With
 `--turns`: instead, turns against no memory (per solved task, the paired mean difference and the
 sign test) and completion tokens per task, over all tasks and over the tasks that received
-memory.
+memory. With `--with-memory`: the paired difference from no memory over the tasks that received
+memory alone (a pre-registered secondary comparison).
 """
 
 from __future__ import annotations
@@ -50,10 +51,22 @@ def turns(report: dict) -> None:
         print("| " + " | ".join(cells) + " |")
 
 
+def with_memory(report: dict) -> None:
+    print("| arm | with memory: n | Δ vs none, pp [95% CI] | p | won/lost | detectable |")
+    print("|---|---|---|---|---|---|")
+    for r in report["results"]:
+        if r["vs_none_with_memory"]:
+            cells = [r["label"], str(r["vs_none_with_memory"]["n"]), *diff_cells(r["vs_none_with_memory"])]
+            print("| " + " | ".join(cells) + " |")
+
+
 def main() -> None:
     report = json.load(sys.stdin)
-    if sys.argv[1:] == ["--turns"]:
-        return turns(report)
+    flags = {"--turns": turns, "--with-memory": with_memory}
+    if sys.argv[1:]:
+        if len(sys.argv) != 2 or sys.argv[1] not in flags:
+            sys.exit(f"usage: study-table.py [{' | '.join(flags)}] < REPORT.json")
+        return flags[sys.argv[1]](report)
     print("| arm | n | accuracy [95% CI] | Δ vs none, pp [95% CI] | p | won/lost | detectable | mean turns |")
     print("|---|---|---|---|---|---|---|---|")
     for r in report["results"]:

@@ -6,8 +6,8 @@ Two markers, each a comment line just above the tables it covers (ARGS: memcolla
 
 - `<!-- figures: ARGS -->`: the tables equal `memcollab ARGS --json | scripts/study-table.py`
   (an `eval --from-runs` report: one row per arm, then each bank against its placebo);
-- `<!-- figures-turns: ARGS -->`: the table equals `… --json | scripts/study-table.py --turns`
-  (turns against no memory);
+- `<!-- figures --FLAG: ARGS -->`: the same with `scripts/study-table.py --FLAG` (`--turns`:
+  turns against no memory; `--with-memory`: the difference over the tasks that received memory);
 - `<!-- figures-markdown: ARGS -->`: the tables equal what `memcollab ARGS` prints itself (ARGS
   ends in `--markdown`, as `transfer --from-runs FILES --markdown` does);
 - `<!-- figures-route: ARGS -->`: the tables equal `memcollab ARGS --json | scripts/route-table.py`
@@ -30,21 +30,27 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 STUDY = ROOT / "banks" / "gsm8k"
-MARKER = re.compile(r"^<!-- figures: (.+?) -->$", re.M)
-TURNS = re.compile(r"^<!-- figures-turns: (.+?) -->$", re.M)
+MARKER = re.compile(r"^<!-- figures((?: --[a-z-]+)*): (.+?) -->$", re.M)  # flags, arguments
 MARKDOWN = re.compile(r"^<!-- figures-markdown: (.+?) -->$", re.M)
 ROUTE = re.compile(r"^<!-- figures-route: (.+?) -->$", re.M)
 # The header rows of the reports above: a table that starts with one must sit under a marker.
 # "| model | arm |" is several eval reports in one table, which no marker can check: split it.
 REPORT_HEADERS = ("| arm | n | accuracy [95% CI] |", "| bank against its placebo |",
-                  "| arm | n | turns per solved |", "| model | none |", "| model | arm |")
+                  "| arm | n | turns per solved |", "| arm | with memory: n |",
+                  "| model | none |", "| model | arm |")
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")),
          *sorted((ROOT / "banks").glob("*/README.md"))]
 
 
 def marked(marker: re.Pattern = MARKER) -> list[tuple[str, str, str]]:
     """(page, memcollab arguments, the text after the marker) for every table so marked."""
-    return [(str(page.relative_to(ROOT)), m.group(1), text[m.end():])
+    return [(page, args, after) for page, _, args, after in flagged(marker)]
+
+
+def flagged(marker: re.Pattern = MARKER) -> list[tuple[str, list[str], str, str]]:
+    """(page, study-table flags, memcollab arguments, the text after the marker)."""
+    return [(str(page.relative_to(ROOT)), m.group(1).split() if m.re is MARKER else [],
+             m.group(m.re.groups), text[m.end():])
             for page in PAGES for text in [page.read_text(encoding="utf-8")]
             for m in marker.finditer(text)]
 
@@ -128,10 +134,9 @@ def tables_of(text: str) -> list[list[list[str]]]:
     return tables + ([current] if current else [])
 
 
-@pytest.mark.parametrize("page,args,after,flags",
-                         [(*m, []) for m in marked()] + [(*m, ["--turns"]) for m in marked(TURNS)],
+@pytest.mark.parametrize("page,flags,args,after", flagged(),
                          ids=lambda v: v if isinstance(v, str) and len(v) < 40 else None)
-def test_marked_tables_match_the_transcripts(own_home, page, args, after, flags):
+def test_marked_tables_match_the_transcripts(own_home, page, flags, args, after):
     if (why := data_missing(args, own_home)):
         pytest.skip(why)
     report = subprocess.run([sys.executable, "-m", "memcollab_cli", *shlex.split(args), "--json"],
@@ -163,7 +168,7 @@ def unmarked_reports(text: str) -> list[str]:
             covered = table = False
         elif code:
             continue
-        elif MARKER.match(line) or MARKDOWN.match(line) or TURNS.match(line):
+        elif MARKER.match(line) or MARKDOWN.match(line) or ROUTE.match(line):
             covered = True
         elif line.startswith("|"):
             if not table and not covered and line.startswith(REPORT_HEADERS):
@@ -188,6 +193,9 @@ def test_unmarked_reports_sees_a_table_without_its_marker():
     assert unmarked_reports("<!-- figures: eval -->\n" + table + "\n" + table) == []
     assert len(unmarked_reports("<!-- figures: eval -->\n" + table + "\nThen:\n\n" + table)) == 1
     assert unmarked_reports("```\n$ memcollab transfer --markdown\n" + table + "```\n") == []
+    turns = "| arm | n | turns per solved | x |\n|---|---|---|---|\n"
+    assert unmarked_reports("<!-- figures --turns: eval -->\n" + turns) == []
+    assert unmarked_reports("<!-- figures --bogus flag: eval -->\n" + turns) == [turns.splitlines()[0]]
 
 
 def test_the_readme_headline_is_marked():
