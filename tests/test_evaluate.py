@@ -176,6 +176,17 @@ def test_merge_is_deterministic_and_deduplicated(tmp_path):
     assert keys[:11] == [("a", "none", str(i)) for i in range(10)] + [("a", "bank", "0")]
 
 
+def test_merge_refuses_a_file_that_a_run_is_writing(tmp_path):
+    from memcollab_cli.filelock import hold_lock
+
+    path = tmp_path / "m.jsonl"
+    write_jsonl(path, toy_runs())
+    with hold_lock(path):  # as `solve` holds it for a whole run
+        with pytest.raises(DataError, match="a memcollab run is writing this file"):
+            merge_runs([path], path)
+    assert merge_runs([path], path) == 20
+
+
 def test_plan_conditions_refuses_colliding_stems(tmp_path):
     (tmp_path / "x").mkdir()
     a, b = tmp_path / "bank.jsonl", tmp_path / "x" / "bank.jsonl"

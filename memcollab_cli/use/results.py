@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from memcollab_cli.errors import DataError
+from memcollab_cli.filelock import hold_lock
 from memcollab_cli.jsonl import write_jsonl
 from memcollab_cli.records import stream_trajectories
 from memcollab_cli.stats import (
@@ -366,13 +367,17 @@ def merge_runs(paths: Iterable[str | Path], out: str | Path) -> int:
 
     Records are de-duplicated by id and ordered by (model, condition, benchmark, task id), so
     the same shards merge to the same bytes whatever order they are given in. `out` may be one of
-    the inputs.
+    the inputs. It is written under the lock every run holds on its transcript: replacing a file
+    that a run is still appending to would drop what the run writes meanwhile, so that is refused.
     """
-    runs, _ = read_runs(paths)
-    records = []
-    for model, condition in sorted(runs, key=lambda mc: (mc[0], condition_sort_key(mc[1]))):
-        bucket = runs[(model, condition)]
-        for key in sorted(bucket, key=lambda bt: (bt[0], _natural(bt[1]))):
-            records.append(bucket[key])
-    write_jsonl(out, records)
+    busy = (f"{out}: a memcollab run is writing this file (lock {Path(out).name}.lock is held); "
+            "merge after it finishes, or into another file")
+    with hold_lock(out, busy=busy):
+        runs, _ = read_runs(paths)
+        records = []
+        for model, condition in sorted(runs, key=lambda mc: (mc[0], condition_sort_key(mc[1]))):
+            bucket = runs[(model, condition)]
+            for key in sorted(bucket, key=lambda bt: (bt[0], _natural(bt[1]))):
+                records.append(bucket[key])
+        write_jsonl(out, records)
     return len(records)
