@@ -181,9 +181,6 @@ class PairedMeans:
     higher: int
     p_value: float  # exact two-sided sign test of lower against higher
 
-    def to_dict(self) -> dict:
-        return asdict(self)
-
 
 def paired_means(xs: list[float], ys: list[float], z: float = Z95) -> PairedMeans:
     """Mean of xs[i] - ys[i], its normal interval, and the exact sign test (ties dropped)."""

@@ -2,7 +2,8 @@
 PNG forest plot of the differences from no memory.
 
 - `eval_tables`: per model, several narrow tables (accuracy; the paired difference from no
-  memory; turns against no memory; each bank against its placebo; tokens and time; routing), each readable in 80 columns.
+  memory; turns against no memory; each bank against its placebo; tokens and time; routing),
+  each readable in 80 columns.
 - `transfer_tables` / `markdown_table`: conditions × models, each cell accuracy and the paired
   difference from no memory (the paper's Tables 1 and 2; the terminal turns them so that arms
   are rows and two models fit side by side).

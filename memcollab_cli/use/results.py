@@ -5,10 +5,11 @@ Per condition: n, correct, accuracy with its Wilson 95% interval; against no mem
 tasks both conditions ran, the paired difference with Newcombe's interval, the exact McNemar
 p-value and the smallest difference those n tasks can detect (see `memcollab_cli.stats`); mean
 turns, turns per solved task, and turns against no memory task by task (the paper's second
-measure: memory that helps should need fewer feedback turns); token totals and model seconds; where memory was retrieved, the routing rule and the
-tasks that received memory, and the paired difference over those tasks alone (a small bank
-leaves most tasks with the no-memory prompt, which only dilutes the difference; who gets memory
-is fixed by routing before anything is solved, so the subgroup is chosen blind to the outcome);
+measure: memory that helps should need fewer feedback turns); token totals and model seconds;
+where memory was retrieved, the routing rule and the tasks that received memory, and the paired
+difference over those tasks alone (a small bank leaves most tasks with the no-memory prompt,
+which only dilutes the difference; who gets memory is fixed by routing before anything is
+solved, so the subgroup is chosen blind to the outcome);
 the measured noise floor (no memory against no memory under a shifted schedule) where that arm
 ran; and the routing agreement between labellings.
 
