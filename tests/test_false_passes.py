@@ -4,6 +4,12 @@ builtins, and the benchmarks' own helpers must keep working.
 The universal body returns a `weakref.proxy` to an object equal to everything (with arithmetic,
 ordering, containment and truth all saying yes) and shadows the builtins the tests lean on. On
 the harness of round one it passed 159 of 164 tasks (measured); it must pass none.
+
+Round three (`REBINDS`): wrong bodies that rebind what the grader or the tests call rather than
+what they return. On the harness before it (measured): the harness's own table through `import
+__main__` passed 162 of 164 tasks, `Fraction`'s or `Counter`'s comparisons (and the globals they
+read) 155, the builtins the grader calls 159, the modules HumanEval's tests and prompts import
+(`math.fabs`, `random.randint`) 1. Each must pass nothing.
 """
 
 import time
@@ -84,6 +90,67 @@ VARIANTS = {
 }
 
 
+_WRONG = "    return 0\n\n"
+REBINDS = {
+    "the harness's comparisons through __main__": _WRONG + (
+        "import __main__, sys\n"
+        "for _m in (__main__, sys.modules.get('__main__')):\n"
+        "    for _name in ('OPS', 'PLAIN_IDS', 'is_plain', 'comparable', 'Checker'):\n"
+        "        try:\n"
+        "            _v = getattr(_m, _name)\n"
+        "            if _name == 'OPS':\n"
+        "                for _k in list(_v):\n"
+        "                    _v[_k] = lambda a, b: True\n"
+        "            elif _name == 'PLAIN_IDS':\n"
+        "                _v.add(id(int))\n"
+        "            elif _name == 'Checker':\n"
+        "                _v.cmp = _v.truth = lambda *a: True\n"
+        "                _v.falsity = lambda *a: True\n"
+        "            else:\n"
+        "                setattr(_m, _name, lambda *a: True)\n"
+        "        except Exception:\n"
+        "            pass\n"
+    ),
+    "Fraction's comparisons rebound": (
+        "    return _fractions.Fraction(0)\n\n"
+        "import fractions as _fractions\n"
+        "for _op in ('__eq__', '__lt__', '__le__', '__gt__', '__ge__', '_richcmp', '__bool__'):\n"
+        "    setattr(_fractions.Fraction, _op, lambda *a: True)\n"
+        "_fractions.Fraction.__ne__ = lambda *a: False\n"
+        "_fractions.Fraction.__hash__ = lambda self: 0\n"
+    ),
+    "Counter's comparisons and collections' globals rebound": (
+        "    return _collections.Counter()\n\n"
+        "import collections as _collections, builtins as _builtins\n"
+        "for _op in ('__eq__', '__lt__', '__le__', '__gt__', '__ge__', '__bool__', '__contains__'):\n"
+        "    setattr(_collections.Counter, _op, lambda *a: True)\n"
+        "_collections.Counter.__ne__ = lambda *a: False\n"
+        "_collections.isinstance = lambda *a: True\n"
+        "_collections.all = lambda *a: True\n"
+        "_builtins.all = lambda *a: True\n"
+    ),
+    "the builtins the grader uses rebound": _WRONG + (
+        "import builtins as _b\n"
+        "_b.bool = lambda *a: True\n"
+        "class _D(dict):\n"
+        "    values = staticmethod(lambda *a: [])\n"
+        "_b.dict = _D\n"
+        "_b.id = lambda x: 0\n"
+        "_b.type = lambda x: int\n"
+    ),
+    "modules the tests and prompts import rebound": _WRONG + (
+        "import math, random, string, copy\n"
+        "math.fabs = lambda x: 0.0\n"
+        "math.pow = lambda x, y: 0.0\n"
+        "random.randint = random.Random.randint = lambda *a: 0\n"
+        "random.choice = random.Random.choice = lambda *a: ''\n"
+        "random.random = lambda: 0.0\n"
+        "copy.deepcopy = lambda x, memo=None: x\n"
+        "string.ascii_letters = string.ascii_lowercase = ''\n"
+    ),
+}
+
+
 @pytest.fixture(scope="module")
 def humaneval():
     try:
@@ -111,6 +178,20 @@ def test_other_impostors_pass_nothing(humaneval, name):
     wanted = {"HumanEval/4", "HumanEval/32", "HumanEval/38", "HumanEval/50"}
     tasks = [t for i, t in enumerate(humaneval) if t.id in wanted or i % 16 == 0]
     assert _passes(tasks, VARIANTS[name]) == []
+
+
+@pytest.mark.parametrize("name", REBINDS)
+def test_wrong_bodies_that_rebind_what_the_grader_calls_pass_nothing(humaneval, name):
+    # Every task, once each: the first three passed all their tasks before round three.
+    assert _passes(humaneval, REBINDS[name]) == []
+
+
+def test_a_counter_is_still_judged_as_the_dict_it_holds():
+    t = Task(id="t", benchmark="t", domain="code", question="?", entry_point="f",
+             tests="assert f('aab') == {'a': 2, 'b': 1}\nassert f('') == {}\nassert f('a')\n"
+                   "assert [f('b')] == [{'b': 1}]\n")  # fmt: skip
+    assert check_code(t, "from collections import Counter\ndef f(s):\n    return Counter(s)\n").correct
+    assert check_code(t, "from collections import Counter\ndef f(s):\n    return Counter()\n").verdict == "fail"
 
 
 def test_prompt_helpers_and_a_builtin_named_entry_point_still_work(humaneval):

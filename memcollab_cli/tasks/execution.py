@@ -64,7 +64,16 @@ class ExecResult:
 
 _HERE = Path(__file__).parent
 _BOOTSTRAP = (_HERE / "_bootstrap.py").read_text(encoding="utf-8")
-_HARNESS = (_HERE / "_harness.py").read_text(encoding="utf-8")
+# The harness runs in a namespace of its own with a private copy of the builtins, and `__main__`
+# is an empty module before any solution code runs: `import __main__` or `builtins.dict = ...`
+# from the program reaches nothing the harness uses.
+_HARNESS = (
+    "import builtins, sys, types\n"
+    "_harness = {'__builtins__': dict(builtins.__dict__), '__name__': '_memcollab_harness'}\n"
+    f"exec(compile({(_HERE / '_harness.py').read_text(encoding='utf-8')!r}, '<harness>', 'exec'), _harness)\n"
+    "sys.modules['__main__'] = types.ModuleType('__main__')\n"
+    "_harness['main']()\n"
+)
 
 
 def _seccomp_available() -> bool:

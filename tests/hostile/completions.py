@@ -233,6 +233,19 @@ HOSTILE = {
     "proxy inside a list": _YES + (
         "import weakref\ndef add(a, b):\n    y = Yes()\n    _keep.append(y)\n    return [weakref.proxy(y)][0:1][0]\n"
     ),
+    # -- rebinding what the grader and the tests call (round three) ----------------------------------
+    "the harness's comparisons through __main__": (
+        "import __main__\ntry:\n    for _k in list(__main__.OPS):\n        __main__.OPS[_k] = lambda a, b: True\n"
+        "except AttributeError:\n    pass\ndef add(a, b):\n    return 0\n"
+    ),
+    "Fraction.__eq__ rebound": (
+        "import fractions\nfractions.Fraction.__eq__ = lambda s, o: True\n"
+        "def add(a, b):\n    return fractions.Fraction(0)\n"
+    ),
+    "builtins the grader uses rebound": (
+        "import builtins\nbuiltins.bool = lambda *a: True\nbuiltins.id = lambda x: 0\n"
+        "def add(a, b):\n    return 0\n"
+    ),
     # -- text the grader must survive (round two) -----------------------------------------------------
     "lone surrogate": "def add(a, b):\n    return a + b  # \udcff\n",
     "200k minus signs": "-" * 200_000 + "1",
