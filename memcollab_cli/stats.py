@@ -186,7 +186,7 @@ def paired_means(xs: list[float], ys: list[float], z: float = Z95) -> PairedMean
     """Mean of xs[i] - ys[i], its normal interval, and the exact sign test (ties dropped)."""
     if len(xs) != len(ys):
         raise ValueError(f"{len(xs)} values against {len(ys)}: pairs need the same tasks")
-    diffs = [x - y for x, y in zip(xs, ys)]
+    diffs = [x - y for x, y in zip(xs, ys, strict=True)]
     n = len(diffs)
     if n == 0:
         return PairedMeans(0, 0.0, 0.0, 0.0, 0, 0, 1.0)
