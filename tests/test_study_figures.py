@@ -98,7 +98,8 @@ def data_missing(args: str, home: Path) -> str | None:
     """Why a report over ARGS's benchmark cannot run here, or None: MBPP comes from
     MEMCOLLAB_MBPP (the Makefile points it at the data beside the checkout), the others from the
     data packages CI pulls."""
-    bench = shlex.split(args)[shlex.split(args).index("-b") + 1]
+    words = shlex.split(args)
+    bench = words[words.index("-b") + 1]
     if bench.startswith("mbpp"):
         return None if os.environ.get("MEMCOLLAB_MBPP") else "MBPP not found (set MEMCOLLAB_MBPP)"
     needed = {"gsm8k": "gsm8k_test.jsonl", "humaneval": "HumanEval.jsonl"}.get(bench)
@@ -111,12 +112,16 @@ def data_missing(args: str, home: Path) -> str | None:
 def test_marked_retrieval_tables_match_the_gold_set(own_home, page, args, after):
     if (why := data_missing(args, own_home)):
         pytest.skip(why)
+    expected = tables_of(piped(args, "route-table.py"))
+    assert expected and tables_of(after)[:len(expected)] == expected, page
+
+
+def piped(args: str, script: str, *flags: str) -> str:
+    """What `memcollab ARGS --json | scripts/SCRIPT FLAGS` prints."""
     report = subprocess.run([sys.executable, "-m", "memcollab_cli", *shlex.split(args), "--json"],
                             capture_output=True, text=True, check=True, cwd=ROOT)
-    made = subprocess.run([sys.executable, str(ROOT / "scripts" / "route-table.py")],
+    return subprocess.run([sys.executable, str(ROOT / "scripts" / script), *flags],
                           input=report.stdout, capture_output=True, text=True, check=True).stdout
-    expected = tables_of(made)
-    assert expected and tables_of(after)[:len(expected)] == expected, page
 
 
 def tables_of(text: str) -> list[list[list[str]]]:
@@ -139,11 +144,7 @@ def tables_of(text: str) -> list[list[list[str]]]:
 def test_marked_tables_match_the_transcripts(own_home, page, flags, args, after):
     if (why := data_missing(args, own_home)):
         pytest.skip(why)
-    report = subprocess.run([sys.executable, "-m", "memcollab_cli", *shlex.split(args), "--json"],
-                            capture_output=True, text=True, check=True, cwd=ROOT)
-    made = subprocess.run([sys.executable, str(ROOT / "scripts" / "study-table.py"), *flags],
-                          input=report.stdout, capture_output=True, text=True, check=True).stdout
-    expected = tables_of(made)
+    expected = tables_of(piped(args, "study-table.py", *flags))
     assert expected and tables_of(after)[:len(expected)] == expected, page
 
 
